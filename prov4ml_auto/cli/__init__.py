@@ -1,0 +1,1 @@
+"""Command-line entry points: ``prov4ml-run`` (launch) and ``prov4ml`` (tools)."""

@@ -1,0 +1,103 @@
+"""The collector thread: drains the buffer, dispatches events to handlers, journals, writes the document.
+
+Everything costly happens here: formatting, hashing, I/O, JSON. Handlers are ``fn(recorder, time, *payload)``
+registered per event kind by the agent (run events) and by each integration when it patches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Callable
+
+import orjson
+
+from prov4ml_auto import faults
+from prov4ml_auto.events import Buffer
+from prov4ml_auto.files import write_atomic
+from prov4ml_auto.journal import JournalWriter
+from prov4ml_auto.recorder import Recorder
+
+Handler = Callable[..., None]
+_TICK = 0.05
+
+handlers: dict[str, Handler] = {}
+periodic: list[Callable[[Recorder, float], None]] = []
+
+
+def register(table: dict[str, Handler]) -> None:
+    handlers.update(table)
+
+
+class Collector(threading.Thread):
+    """Owns the Recorder; the only thread that touches the document, the journal and side files."""
+
+    def __init__(self, buffer: Buffer, recorder: Recorder, journal: JournalWriter | None,
+                 document_path: str, journal_interval: float) -> None:
+        super().__init__(name="prov4ml-collector", daemon=True)
+        self.buffer = buffer
+        self.recorder = recorder
+        self.journal = journal
+        self.document_path = document_path
+        self.journal_interval = journal_interval
+        self.stop_requested = threading.Event()
+        self.written = threading.Event()
+        self.write_error: str | None = None
+        self.events_seen = 0
+        self.busy_seconds = 0.0
+        if journal is not None:
+            recorder.doc.set_listener(journal.change)
+
+    def run(self) -> None:
+        last_flush = time.monotonic()
+        while not self.stop_requested.wait(_TICK):
+            self._pump()
+            if time.monotonic() - last_flush >= self.journal_interval:
+                self._flush_journal()
+                last_flush = time.monotonic()
+        self._pump()
+        self._finish()
+
+    def _pump(self) -> None:
+        started = time.process_time()
+        for event in self.buffer.drain():
+            self._dispatch(event)
+        for task in periodic:
+            _guarded("periodic", task, self.recorder, time.time())
+        self.busy_seconds += time.process_time() - started
+
+    def _dispatch(self, event: tuple) -> None:
+        self.events_seen += 1
+        handler = handlers.get(event[1])
+        if handler is not None:
+            _guarded(f"collector.{event[1]}", handler, self.recorder, event[0], *event[2:])
+
+    def _flush_journal(self, final: bool = False) -> None:
+        self.recorder.flush_series()
+        if self.journal is None:
+            return
+        try:
+            self.journal.flush(time.time(), final)
+        except OSError as exc:
+            faults.caught("journal", exc, reraise=False)
+            self.journal = None
+            self.recorder.doc.set_listener(None)
+
+    def _finish(self) -> None:
+        try:
+            self.recorder.close_series(os.path.dirname(self.document_path))
+            write_atomic(self.document_path, orjson.dumps(self.recorder.doc.to_dict()))
+            self._flush_journal(final=True)
+        except Exception as exc:
+            self.write_error = f"{type(exc).__name__}: {exc}"
+            faults.caught("writer", exc, reraise=False)
+        finally:
+            self.written.set()
+
+
+def _guarded(where: str, fn: Callable[..., None], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:
+        faults.caught(where, exc, reraise=False)

@@ -1,0 +1,64 @@
+"""The bounded, lock-free event buffer between the training thread and the collector.
+
+Producers only build a tuple ``(time, kind, *payload)`` and append it to a deque (atomic under the GIL,
+~35 ns); no lock, no formatting, no I/O. Per-step events (``hot``) are dropped when the buffer is full and
+counted; lineage events (files, data, configuration, checkpoints) are always kept.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from typing import Any, Callable
+
+Event = tuple
+Emit = Callable[..., None]
+
+
+class Buffer:
+    """One deque for all events, so the collector sees them in the order they happened."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.queue: collections.deque[Event] = collections.deque()
+        self.dropped = 0
+        self.owner_pid = os.getpid()
+        self.emit, self.emit_hot = self._emitters()
+
+    def _emitters(self) -> tuple[Emit, Emit]:
+        queue, append, capacity, now = self.queue, self.queue.append, self.capacity, time.time
+
+        def emit(*event: Any) -> None:
+            """A lineage event: never dropped; ignored in a forked child, which has no run."""
+            if os.getpid() == self.owner_pid:
+                append((now(), *event))
+
+        def emit_hot(*event: Any) -> None:
+            """A per-step event: dropped (and counted) rather than letting the buffer grow."""
+            if len(queue) < capacity:
+                append((now(), *event))
+            else:
+                self.dropped += 1
+
+        return emit, emit_hot
+
+    def drain(self, limit: int = 100000) -> list[Event]:
+        popleft, out = self.queue.popleft, []
+        for _ in range(min(limit, len(self.queue))):
+            out.append(popleft())
+        return out
+
+    def reset_after_fork(self) -> None:
+        """A forked child must never replay the parent's events."""
+        self.queue.clear()
+        self.dropped = 0
+
+
+def failing_emitter(name: str) -> Emit:
+    """The fault-injection switch: an emitter that raises, to prove hooks fail open."""
+
+    def emit(*event: Any) -> None:
+        raise RuntimeError(f"prov4ml fault injection in {name}")
+
+    return emit

@@ -1,0 +1,120 @@
+"""Run-level facts gathered on the collector thread: process, host, software, code version.
+
+Everything slow (listing distributions, running git, hashing the script) happens here, off the training
+thread, and every probe answers with data ("no repository", "git not found") rather than failing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from typing import Any
+
+from prov4ml_auto import __version__
+from prov4ml_auto.redact import allowed_environment, redact_argv, redact_text
+
+_GIT_TIMEOUT = 5.0
+
+
+def process_facts(argv: list[str], cwd: str, pid: int) -> dict[str, Any]:
+    return {
+        "command": " ".join(redact_argv(argv)),
+        "cwd": cwd,
+        "pid": pid,
+        "hostname": socket.gethostname(),
+        "agentVersion": __version__,
+    }
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def environment_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "os": platform.platform(),
+        "hostname": socket.gethostname(),
+        "python": platform.python_version(),
+        "pythonImplementation": platform.python_implementation(),
+        "pythonExecutable": sys.executable,
+        "distributions": "; ".join(installed_distributions()),
+    }
+    facts.update({f"env.{name}": value for name, value in allowed_environment(os.environ).items()})
+    return facts
+
+
+def installed_distributions() -> list[str]:
+    found = set()
+    for dist in metadata.distributions():
+        try:
+            found.add(f"{dist.metadata['Name']}=={dist.version}")
+        except Exception:  # a broken dist-info must not hide the others
+            continue
+    return sorted(found, key=str.lower)
+
+
+def script_path() -> str | None:
+    """The user's script: argv[0] for ``python x.py``, else ``__main__.__file__`` once runpy has set it."""
+    first = sys.argv[0] if sys.argv else ""
+    if first not in ("", "-c", "-m") and os.path.isfile(first):
+        return os.path.abspath(first)
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if isinstance(main_file, str) and os.path.isfile(main_file) and "prov4ml_auto" not in main_file:
+        return os.path.abspath(main_file)
+    return None
+
+
+def script_facts(path: str) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return {"path": path, "sha256": digest.hexdigest()}
+
+
+def git_facts(folder: str) -> dict[str, Any]:
+    """Commit, branch, dirty flag and a digest of the uncommitted diff of the repository holding ``folder``."""
+    try:
+        commit = _git(folder, "rev-parse", "HEAD")
+    except FileNotFoundError:
+        return {"gitStatus": "git not found"}
+    except (subprocess.SubprocessError, OSError) as exc:
+        return {"gitStatus": f"git failed: {type(exc).__name__}"}
+    if commit is None:
+        return {"gitStatus": "no repository"}
+    status = _git(folder, "status", "--porcelain", "--untracked-files=no") or ""
+    diff = _git_bytes(folder, "diff", "HEAD") or b""
+    facts: dict[str, Any] = {
+        "gitStatus": "repository",
+        "gitCommit": commit,
+        "gitBranch": _git(folder, "rev-parse", "--abbrev-ref", "HEAD"),
+        "gitDirty": bool(status.strip()),
+        "gitDiffSha256": hashlib.sha256(diff).hexdigest() if diff else None,
+        "gitRoot": _git(folder, "rev-parse", "--show-toplevel"),
+    }
+    remote = _git(folder, "config", "--get", "remote.origin.url")
+    if remote:
+        facts["gitRemote"] = redact_text(remote)
+    return facts
+
+
+def _git(folder: str, *args: str) -> str | None:
+    out = _git_bytes(folder, *args)
+    return None if out is None else out.decode("utf-8", "replace").strip()
+
+
+def _git_bytes(folder: str, *args: str) -> bytes | None:
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    result = subprocess.run(
+        ["git", "-C", folder, *args], capture_output=True, timeout=_GIT_TIMEOUT, env=env, check=False,
+    )
+    return result.stdout if result.returncode == 0 else None

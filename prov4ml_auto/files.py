@@ -1,0 +1,111 @@
+"""File output and content hashing, used on the collector thread only."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+
+_CHUNK = 1 << 20
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write to a fresh temp file beside ``path``, then rename: readers never see half a document,
+    and a symlink planted at ``path`` is replaced, never followed."""
+    temp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(temp, _TMP_FLAGS, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's identity: sha256 when it could be hashed, else why not (status)."""
+
+    path: str
+    size: int
+    sha256: str | None
+    status: str  # "hashed", "too large", "over time budget", "changed while hashing", "unreadable: ..."
+
+
+class Hasher:
+    """sha256 of files and folders within a per-file size limit and a per-run time budget."""
+
+    def __init__(self, max_bytes: float, budget_seconds: float) -> None:
+        self.max_bytes = max_bytes
+        self.budget_left = budget_seconds
+        self.deadline: float | None = None  # set at exit: nothing may run past it
+
+    def file(self, path: str) -> FileDigest:
+        try:
+            before = os.stat(path)
+        except OSError as exc:
+            return FileDigest(path, 0, None, f"unreadable: {exc.strerror}")
+        refusal = self._refusal(before.st_size)
+        if refusal:
+            return FileDigest(path, before.st_size, None, refusal)
+        started = time.monotonic()
+        try:
+            digest = self._sha256(path)
+        except (OSError, TimeoutError) as exc:
+            return FileDigest(path, before.st_size, None, _failure(exc))
+        finally:
+            self.budget_left -= time.monotonic() - started
+        after = os.stat(path)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            return FileDigest(path, after.st_size, None, "changed while hashing")
+        return FileDigest(path, before.st_size, digest, "hashed")
+
+    def folder(self, path: str, max_files: int = 10000) -> FileDigest:
+        """Manifest digest: sha256 over sorted (relative path, size, sha256) lines of every file."""
+        manifest = hashlib.sha256()
+        total = 0
+        for count, (relative, full) in enumerate(_walk(path)):
+            if count >= max_files:
+                return FileDigest(path, total, None, f"more than {max_files} files")
+            digest = self.file(full)
+            if digest.sha256 is None:
+                return FileDigest(path, total, None, f"{relative}: {digest.status}")
+            total += digest.size
+            manifest.update(f"{relative}\0{digest.size}\0{digest.sha256}\n".encode("utf-8", "surrogateescape"))
+        return FileDigest(path, total, manifest.hexdigest(), "hashed")
+
+    def _refusal(self, size: int) -> str:
+        if size > self.max_bytes:
+            return "too large"
+        if self.budget_left <= 0:
+            return "over time budget"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "not hashed before exit"
+        return ""
+
+    def _sha256(self, path: str) -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    raise TimeoutError("not hashed before exit")
+        return digest.hexdigest()
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return str(exc)
+    return f"unreadable: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _walk(root: str):
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            yield os.path.relpath(full, root), full

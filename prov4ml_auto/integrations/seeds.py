@@ -1,0 +1,57 @@
+"""Random seeds: random.seed, numpy.random.seed, torch.manual_seed and torch.cuda.manual_seed(_all)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from prov4ml_auto import faults
+from prov4ml_auto.document import QName, local_name
+from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.recorder import Recorder
+
+NAME = "seeds"
+TARGETS = ("random", "numpy", "torch")
+SUPPORTED: dict = {}
+
+_patches = Patches()
+_emit: Any = None
+
+
+def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
+    global _emit
+    _emit = emit
+    if module.__name__ == "random":
+        _patches.wrap(module, "seed", _recorder_for("random.seed"))
+    elif module.__name__ == "numpy":
+        _patches.wrap(module.random, "seed", _recorder_for("numpy.random.seed"))
+    else:
+        _patches.wrap(module, "manual_seed", _recorder_for("torch.manual_seed"))
+        _patches.wrap(module.cuda, "manual_seed", _recorder_for("torch.cuda.manual_seed"))
+        _patches.wrap(module.cuda, "manual_seed_all", _recorder_for("torch.cuda.manual_seed_all"))
+
+
+def unpatch() -> None:
+    _patches.undo()
+
+
+def _recorder_for(function: str):
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        try:
+            value = args[0] if args else kwargs.get("seed", kwargs.get("a"))
+            _emit("seed", function, value if isinstance(value, (int, float, str)) else repr(value))
+        except Exception as exc:
+            faults.caught(NAME, exc)
+        return result
+    return wrapper
+
+
+def _on_seed(recorder: Recorder, time: float, function: str, value: Any) -> None:
+    recorder.used_entity(
+        recorder.numbered(f"seed/{local_name(function)}"),
+        {"prov:type": QName("prov4ml:Seed"), "function": function, "prov:value": value}, time,
+    )
+
+
+HANDLERS = {"seed": _on_seed}

@@ -1,0 +1,105 @@
+"""Append-only journal: every document change as one JSON line, so a killed process can be rebuilt.
+
+Format (version 1), one JSON value per line:
+  line 1   {"prov4ml_journal": 1, "prefix": {...}, "run": "<run activity id>", "document": "<file name>"}
+  changes  ["<record kind>", "<id>", {typed attributes}]   merged into the record in order
+  beats    {"t": <unix time>}                              written at each flush: the last moment known alive
+  end      {"end": <unix time>}                            the final document was written
+The writer runs on the collector thread only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+FORMAT_VERSION = 1
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class JournalError(Exception):
+    """The journal cannot be read as one: not ours, or garbage from the first line."""
+
+
+class JournalWriter:
+    """Buffers change lines and writes them at each flush (never on the training thread)."""
+
+    def __init__(self, path: str, header: dict[str, Any]) -> None:
+        self.path = path
+        self._fd = os.open(path, _OPEN_FLAGS, 0o666)
+        self._pending: list[bytes] = [orjson.dumps({"prov4ml_journal": FORMAT_VERSION, **header})]
+
+    def change(self, kind: str, ident: str, record: dict) -> None:
+        self._pending.append(orjson.dumps([kind, ident, record]))
+
+    def flush(self, now: float, final: bool = False) -> None:
+        self._pending.append(orjson.dumps({"end": now} if final else {"t": now}))
+        data = b"\n".join(self._pending) + b"\n"
+        self._pending = []
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@dataclass
+class Journal:
+    """What a journal holds once read back."""
+
+    header: dict[str, Any]
+    changes: list[tuple[str, str, dict]] = field(default_factory=list)
+    last_time: float | None = None
+    ended: bool = False
+    skipped_lines: int = 0
+
+
+def read_journal(data: bytes) -> Journal:
+    """Parse a journal, tolerating a torn last line, partial writes and repeated lines."""
+    lines = data.split(b"\n")
+    header = _header(lines[0])
+    journal = Journal(header=header)
+    for line in lines[1:]:
+        if line.strip():
+            _read_line(journal, line)
+    return journal
+
+
+def _header(line: bytes) -> dict[str, Any]:
+    try:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise JournalError(f"first line is not JSON ({exc})") from None
+    if not isinstance(header, dict) or header.get("prov4ml_journal") != FORMAT_VERSION:
+        raise JournalError("not a prov4ml-auto journal (no version 1 header)")
+    if not isinstance(header.get("prefix"), dict) or not isinstance(header.get("run"), str):
+        raise JournalError("journal header lacks prefix or run")
+    return header
+
+
+def _read_line(journal: Journal, line: bytes) -> None:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        journal.skipped_lines += 1
+        return
+    if _is_change(value):
+        journal.changes.append((value[0], value[1], value[2]))
+    elif isinstance(value, dict) and isinstance(value.get("t", value.get("end")), (int, float)):
+        moment = float(value.get("t", value.get("end")))
+        journal.last_time = max(journal.last_time or moment, moment)
+        journal.ended = journal.ended or "end" in value
+    else:
+        journal.skipped_lines += 1
+
+
+def _is_change(value: Any) -> bool:
+    return (
+        isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+        and isinstance(value[1], str) and isinstance(value[2], dict)
+    )

@@ -1,0 +1,188 @@
+"""The ML vocabulary on top of the PROV document: runs, phases, hyperparameters, files, metrics.
+
+Runs on the collector thread. Knows nothing of torch (integrations hand it plain values) and nothing of
+JSON (the Document types values). This is where a fact becomes a record: look here for any record's shape.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from prov4ml_auto.document import QName, Document, local_name
+from prov4ml_auto.files import FileDigest, Hasher
+from prov4ml_auto.series import Aggregate, Series
+
+RUN = "run:run"
+ENVIRONMENT = "run:environment"
+
+
+@dataclass
+class Phase:
+    """An epoch or an evaluation pass, open between its first batch request and its end."""
+
+    ident: str
+    kind: str
+    index: int
+    start_step: int
+    metrics: dict[str, Aggregate] = field(default_factory=dict)
+
+
+class Recorder:
+    """Turns facts into records. One per process; single-threaded (the collector's)."""
+
+    def __init__(self, document: Document, series_dir: str, hasher: Hasher) -> None:
+        self.doc = document
+        self.series_dir = series_dir
+        self.hasher = hasher
+        self.global_step = 0
+        self.phases: dict[Any, Phase] = {}
+        self.phase_counts: dict[str, int] = {}
+        self.series: dict[str, Series] = {}
+        self.counters: dict[str, int] = {}
+        self._known_files: dict[tuple, str] = {}
+
+    # --- run ---------------------------------------------------------------------------------------
+    def begin_run(self, start: float, run: Mapping[str, Any], user: str, script: Mapping[str, Any] | None) -> None:
+        self.doc.activity(RUN, {"prov:type": QName("prov4ml:TrainingRun"), **run}, start=start)
+        self.doc.agent("run:user", {"prov:type": QName("prov:Person"), "name": user})
+        self.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:user"})
+        if script is not None:
+            self.doc.agent("run:script", {"prov:type": QName("prov:SoftwareAgent"), **script})
+            self.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:script"})
+            self.doc.relation("actedOnBehalfOf", {"prov:delegate": "run:script", "prov:responsible": "run:user"})
+
+    def update_run(self, attributes: Mapping[str, Any], end: float | None = None) -> None:
+        self.doc.activity(RUN, attributes, end=end)
+
+    def environment(self, attributes: Mapping[str, Any]) -> None:
+        """Facts about the software and machine the run used (one entity, grown as facts arrive)."""
+        first = not self.doc.has("entity", ENVIRONMENT)
+        self.doc.entity(ENVIRONMENT, {"prov:type": QName("prov4ml:Environment"), **attributes})
+        if first:
+            self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ENVIRONMENT})
+
+    def used_entity(self, ident: str, attributes: Mapping[str, Any], time: float | None = None) -> str:
+        """A run-level input (code version, hyperparameter, seed, optimizer...), used by the run."""
+        first = not self.doc.has("entity", ident)
+        self.doc.entity(ident, attributes)
+        if first:
+            self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, time=time)
+        return ident
+
+    def numbered(self, kind: str) -> str:
+        """Run-scoped counter ids: run:optimizer/0, run:optimizer/1, ..."""
+        number = self.counters.get(kind, 0)
+        self.counters[kind] = number + 1
+        return f"run:{kind}/{number}"
+
+    def hyperparameters(self, source: str, values: Mapping[str, Any], time: float) -> None:
+        for name, value in values.items():
+            self.used_entity(
+                f"run:param/{local_name(source)}/{local_name(str(name))}",
+                {"prov:type": QName("prov4ml:Hyperparameter"), "prov:value": value, "name": str(name),
+                 "source": source},
+                time,
+            )
+
+    # --- phases ------------------------------------------------------------------------------------
+    def begin_phase(self, key: Any, kind: str, time: float, attributes: Mapping[str, Any]) -> Phase:
+        index = self.phase_counts.get(kind, 0)
+        self.phase_counts[kind] = index + 1
+        ident = f"run:{kind}/{index}"
+        kind_name = QName("prov4ml:Epoch" if kind == "epoch" else "prov4ml:Evaluation")
+        self.doc.activity(ident, {"prov:type": kind_name, "index": index, **attributes}, start=time)
+        self.doc.relation("wasStartedBy", {"prov:activity": ident, "prov:starter": RUN}, time=time)
+        phase = Phase(ident, kind, index, self.global_step)
+        self.phases[key] = phase
+        return phase
+
+    def end_phase(self, key: Any, time: float, attributes: Mapping[str, Any]) -> None:
+        phase = self.phases.pop(key, None)
+        if phase is None:
+            return
+        summary: dict[str, Any] = {"steps": self.global_step - phase.start_step, **attributes}
+        for name, aggregate in phase.metrics.items():
+            summary.update(aggregate.attributes(name))
+        self.doc.activity(phase.ident, summary, end=time)
+
+    def end_all_phases(self, time: float) -> None:
+        for key in list(self.phases):
+            self.end_phase(key, time, {"complete": False})
+
+    def current(self, kind: str = "epoch") -> Phase | None:
+        """The most recently opened phase of that kind still open."""
+        for phase in reversed(list(self.phases.values())):
+            if phase.kind == kind:
+                return phase
+        return None
+
+    def phase_uses(self, phase: Phase, entity: str) -> None:
+        self.doc.relation("used", {"prov:activity": phase.ident, "prov:entity": entity})
+
+    # --- metrics -----------------------------------------------------------------------------------
+    def metric(self, name: str, value: float, time: float, step: int | None = None) -> None:
+        """A value at a step: one row in the series' side file, one update of the open phases' aggregates."""
+        series = self.series.get(name)
+        if series is None:
+            series = self.series[name] = Series(os.path.join(self.series_dir, local_name(name) + ".csv"))
+        epoch = self.current("epoch")
+        series.add(self.global_step if step is None else step, None if epoch is None else epoch.index, time, value)
+        for phase in self.phases.values():
+            phase.metrics.setdefault(name, Aggregate()).add(value)
+
+    def flush_series(self) -> None:
+        for series in self.series.values():
+            series.flush()
+
+    def close_series(self, run_folder: str) -> None:
+        for name, series in self.series.items():
+            digest = series.close()
+            if digest is None:
+                continue
+            ident = f"run:series/{local_name(name)}"
+            self.doc.entity(ident, {
+                "prov:type": QName("prov4ml:MetricSeries"), "name": name, "format": "text/csv",
+                "path": os.path.relpath(series.path, run_folder), "sha256": digest,
+                **series.aggregate.attributes("value"),
+            })
+            self.doc.relation("wasGeneratedBy", {"prov:entity": ident, "prov:activity": RUN})
+
+    # --- files -------------------------------------------------------------------------------------
+    def file_entity(self, path: str, kind: str, attributes: Mapping[str, Any] | None = None,
+                    stat_key: tuple | None = None) -> str:
+        """A file by content: ``sha256:<hex>`` in a namespace shared by every run, so the checkpoint one
+        run writes and the next run loads carry the same id (lineage with no registry)."""
+        cache_key = (path, kind, stat_key)
+        if stat_key is not None and cache_key in self._known_files:
+            return self._known_files[cache_key]
+        digest = self.hasher.folder(path) if os.path.isdir(path) else self.hasher.file(path)
+        ident = self._file_id(digest)
+        self.doc.entity(ident, {"prov:type": QName(kind), **_digest_attributes(digest), **(attributes or {})})
+        self._known_files[cache_key] = ident
+        return ident
+
+    def _file_id(self, digest: FileDigest) -> str:
+        if digest.sha256:
+            return f"sha256:{digest.sha256}"
+        return self.numbered("file")
+
+    def file_written(self, path: str, kind: str, time: float, attributes: Mapping[str, Any]) -> str:
+        epoch = self.current("epoch")
+        where = {"step": self.global_step, "epoch": None if epoch is None else epoch.index}
+        ident = self.file_entity(path, kind, {**where, **attributes})
+        self.doc.relation("wasGeneratedBy", {"prov:entity": ident, "prov:activity": epoch.ident if epoch else RUN},
+                          where, time=time)
+        return ident
+
+    def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None) -> None:
+        first = (path, kind, stat_key) not in self._known_files
+        ident = self.file_entity(path, kind, None, stat_key)
+        if first:
+            self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, {"step": self.global_step},
+                              time=time)
+
+
+def _digest_attributes(digest: FileDigest) -> dict[str, Any]:
+    return {"path": digest.path, "size": digest.size, "sha256": digest.sha256, "hashStatus": digest.status}

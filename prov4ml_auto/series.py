@@ -1,0 +1,84 @@
+"""Per-step series: rows in CSV side files, running aggregates for the document.
+
+CSV columns: ``step,epoch,time,value`` (time in Unix seconds; non-finite values written NaN, INF, -INF).
+The document references each file with its sha256, so long series never bloat the PROV document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from typing import Any
+
+from prov4ml_auto.document import format_double
+
+
+class Aggregate:
+    """count, first, last, min, max and mean of the finite values; non-finite ones are counted apart."""
+
+    __slots__ = ("count", "first", "last", "low", "high", "total", "finite", "non_finite")
+
+    def __init__(self) -> None:
+        self.count = self.finite = self.non_finite = 0
+        self.first = self.last = self.low = self.high = None
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = value
+        self.last = value
+        if not math.isfinite(value):
+            self.non_finite += 1
+            return
+        self.finite += 1
+        self.total += value
+        self.low = value if self.low is None else min(self.low, value)
+        self.high = value if self.high is None else max(self.high, value)
+
+    def attributes(self, prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {f"{prefix}.count": self.count, f"{prefix}.first": self.first,
+                               f"{prefix}.last": self.last, f"{prefix}.min": self.low, f"{prefix}.max": self.high}
+        if self.finite:
+            out[f"{prefix}.mean"] = self.total / self.finite
+        if self.non_finite:
+            out[f"{prefix}.nonFinite"] = self.non_finite
+        return out
+
+
+class Series:
+    """One metric's side file; opened on the first value, flushed with the journal."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.aggregate = Aggregate()
+        self._rows: list[str] = []
+        self._handle: Any = None
+
+    def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
+        self.aggregate.add(value)
+        self._rows.append(f"{step},{'' if epoch is None else epoch},{time:.6f},{format_double(value)}\n")
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        if self._handle is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._handle = open(self.path, "w", encoding="ascii", newline="")
+            self._handle.write("step,epoch,time,value\n")
+        self._handle.writelines(self._rows)
+        self._rows = []
+        self._handle.flush()
+
+    def close(self) -> str | None:
+        """Flush, close and return the file's sha256 (None when the series had no value)."""
+        self.flush()
+        if self._handle is None:
+            return None
+        self._handle.close()
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
