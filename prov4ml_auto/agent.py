@@ -204,7 +204,7 @@ class _FactsGatherer:
         self.environment_done = False
         self.script_done = False
 
-    def tick(self, recorder: Recorder, now: float) -> None:
+    def tick(self, recorder: Recorder, now: float, final: bool) -> None:
         if not self.environment_done:
             self.environment_done = True
             recorder.environment(environment_facts())

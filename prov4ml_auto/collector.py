@@ -23,7 +23,7 @@ Handler = Callable[..., None]
 _TICK = 0.05
 
 handlers: dict[str, Handler] = {}
-periodic: list[Callable[[Recorder, float], None]] = []
+periodic: list[Callable[[Recorder, float, bool], None]] = []  # (recorder, now, final): each tick and at the end
 
 
 def register(table: dict[str, Handler]) -> None:
@@ -56,15 +56,15 @@ class Collector(threading.Thread):
             if time.monotonic() - last_flush >= self.journal_interval:
                 self._flush_journal()
                 last_flush = time.monotonic()
-        self._pump()
+        self._pump(final=True)
         self._finish()
 
-    def _pump(self) -> None:
+    def _pump(self, final: bool = False) -> None:
         started = time.process_time()
         for event in self.buffer.drain():
             self._dispatch(event)
         for task in periodic:
-            _guarded("periodic", task, self.recorder, time.time())
+            _guarded(f"periodic.{getattr(task, '__qualname__', task)}", task, self.recorder, time.time(), final)
         self.busy_seconds += time.process_time() - started
 
     def _dispatch(self, event: tuple) -> None:

@@ -43,11 +43,10 @@ class Buffer:
 
         return emit, emit_hot
 
-    def drain(self, limit: int = 100000) -> list[Event]:
-        popleft, out = self.queue.popleft, []
-        for _ in range(min(limit, len(self.queue))):
-            out.append(popleft())
-        return out
+    def drain(self) -> list[Event]:
+        """Everything appended so far; producers may keep appending meanwhile (popleft vs append is safe)."""
+        popleft = self.queue.popleft
+        return [popleft() for _ in range(len(self.queue))]
 
     def reset_after_fork(self) -> None:
         """A forked child must never replay the parent's events."""
