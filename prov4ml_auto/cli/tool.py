@@ -1,4 +1,4 @@
-"""``prov4ml``: tools that read what runs wrote (validate; recover and merge come in their own modules)."""
+"""``prov4ml``: tools that read what runs wrote. Each command lives in its own module, imported on use."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="tool", metavar="COMMAND", required=True)
     validate = commands.add_parser("validate", help="check documents against the PROV-JSON profile and the prov library")
     validate.add_argument("files", nargs="+", metavar="FILE")
+    recover = commands.add_parser("recover", help="rebuild the documents of runs that were killed, from their journals")
+    recover.add_argument("paths", nargs="+", metavar="PATH", help="a run folder, or a folder holding runs")
+    merge = commands.add_parser("merge", help="combine the per-rank documents of one job into one document")
+    merge.add_argument("folders", nargs="+", metavar="RUN_DIR")
+    merge.add_argument("-o", "--output", metavar="FILE", help="where to write (default: RUN_DIR/prov.merged.json)")
     return parser
 
 
@@ -28,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         from prov4ml_auto.validate import main as validate_main
 
         return validate_main(options.files)
-    return 2
+    if options.tool == "recover":
+        from prov4ml_auto.recover import main as recover_main
+
+        return recover_main(options.paths)
+    from prov4ml_auto.merge import main as merge_main
+
+    return merge_main(options.folders, options.output)
 
 
 if __name__ == "__main__":
