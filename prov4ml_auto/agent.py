@@ -25,6 +25,7 @@ from prov4ml_auto.facts import environment_facts, git_facts, process_facts, scri
 from prov4ml_auto.files import Hasher
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
+from prov4ml_auto.redact import redact_mapping
 from prov4ml_auto.roles import Placement, detect_placement
 
 _agent: "Agent | None" = None
@@ -80,10 +81,12 @@ class Agent:
                                                     "document": os.path.basename(self.document_path)})
         hasher = Hasher(self.config.hash_max_mb * 2**20, self.config.hash_budget)  # type: ignore[attr-defined]
         document = Document(self._prefixes())
-        recorder = Recorder(document, self.document_path[: -len(".json")] + ".series", hasher)
+        recorder = Recorder(document, self.document_path[: -len(".json")] + ".series", hasher,
+                            self.config.tensor_fingerprint)  # type: ignore[attr-defined]
         self.collector = collector.Collector(self.buffer, recorder, journal, self.document_path,
                                              self.config.journal_interval)  # type: ignore[attr-defined]
-        collector.register({"run_begin": _on_run_begin, "run_end": _on_run_end})
+        collector.register({"run_begin": _on_run_begin, "run_end": _on_run_end,
+                            "hyperparameters": _on_hyperparameters})
         collector.periodic.append(_FactsGatherer().tick)
         self.buffer.emit("run_begin", list(sys.argv), os.getcwd(), self.pid, self._placement_facts())
         self.collector.start()
@@ -192,6 +195,11 @@ def _on_run_end(recorder: Recorder, t: float, outcome: dict[str, Any], dropped: 
         "stepsTotal": recorder.global_step,
     }
     recorder.update_run({**outcome, **diagnostics}, end=t)
+
+
+def _on_hyperparameters(recorder: Recorder, t: float, source: str, values: dict) -> None:
+    """From any integration (argparse, TensorBoard's add_hparams, trainers' arguments): redacted here."""
+    recorder.hyperparameters(source, redact_mapping(values), t)
 
 
 class _FactsGatherer:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 _CHUNK = 1 << 20
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -44,11 +45,15 @@ class Hasher:
         self.budget_left = budget_seconds
         self.deadline: float | None = None  # set at exit: nothing may run past it
 
-    def file(self, path: str) -> FileDigest:
+    def file(self, path: str, expected: tuple[int, int] | None = None) -> FileDigest:
+        """``expected`` is the (size, mtime_ns) seen when the file was written: if the file changed since,
+        hashing it now would name the wrong content."""
         try:
             before = os.stat(path)
         except OSError as exc:
             return FileDigest(path, 0, None, f"unreadable: {exc.strerror}")
+        if expected is not None and (before.st_size, before.st_mtime_ns) != tuple(expected):
+            return FileDigest(path, before.st_size, None, "overwritten before it was hashed")
         refusal = self._refusal(before.st_size)
         if refusal:
             return FileDigest(path, before.st_size, None, refusal)
@@ -64,19 +69,23 @@ class Hasher:
             return FileDigest(path, after.st_size, None, "changed while hashing")
         return FileDigest(path, before.st_size, digest, "hashed")
 
-    def folder(self, path: str, max_files: int = 10000) -> FileDigest:
-        """Manifest digest: sha256 over sorted (relative path, size, sha256) lines of every file."""
+    def folder(self, path: str) -> FileDigest:
+        """A folder by the manifest of the files below it."""
+        return self.manifest(path, _walk(path))
+
+    def manifest(self, label: str, files: Iterable[tuple[str, str]], max_files: int = 10000) -> FileDigest:
+        """sha256 over sorted-as-given (name, size, sha256) lines: the identity of a set of files."""
         manifest = hashlib.sha256()
         total = 0
-        for count, (relative, full) in enumerate(_walk(path)):
+        for count, (name, full) in enumerate(files):
             if count >= max_files:
-                return FileDigest(path, total, None, f"more than {max_files} files")
+                return FileDigest(label, total, None, f"more than {max_files} files")
             digest = self.file(full)
             if digest.sha256 is None:
-                return FileDigest(path, total, None, f"{relative}: {digest.status}")
+                return FileDigest(label, total, None, f"{name}: {digest.status}")
             total += digest.size
-            manifest.update(f"{relative}\0{digest.size}\0{digest.sha256}\n".encode("utf-8", "surrogateescape"))
-        return FileDigest(path, total, manifest.hexdigest(), "hashed")
+            manifest.update(f"{name}\0{digest.size}\0{digest.sha256}\n".encode("utf-8", "surrogateescape"))
+        return FileDigest(label, total, manifest.hexdigest(), "hashed")
 
     def _refusal(self, size: int) -> str:
         if size > self.max_bytes:
@@ -103,7 +112,7 @@ def _failure(exc: BaseException) -> str:
     return f"unreadable: {getattr(exc, 'strerror', None) or exc}"
 
 
-def _walk(root: str):
+def _walk(root: str) -> Iterator[tuple[str, str]]:
     for folder, dirs, names in os.walk(root):
         dirs.sort()
         for name in sorted(names):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from prov4ml_auto.document import QName, Document, local_name
 from prov4ml_auto.files import FileDigest, Hasher
@@ -16,6 +16,8 @@ from prov4ml_auto.series import Aggregate, Series
 
 RUN = "run:run"
 ENVIRONMENT = "run:environment"
+
+PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
 
 
 @dataclass
@@ -27,21 +29,25 @@ class Phase:
     index: int
     start_step: int
     metrics: dict[str, Aggregate] = field(default_factory=dict)
+    closed: bool = False
 
 
 class Recorder:
     """Turns facts into records. One per process; single-threaded (the collector's)."""
 
-    def __init__(self, document: Document, series_dir: str, hasher: Hasher) -> None:
+    def __init__(self, document: Document, series_dir: str, hasher: Hasher, fingerprint_tensors: bool = False) -> None:
         self.doc = document
+        self.fingerprint_tensors = fingerprint_tensors
         self.series_dir = series_dir
         self.hasher = hasher
         self.global_step = 0
         self.phases: dict[Any, Phase] = {}
+        self.epoch: Phase | None = None  # the latest epoch, until the next begins (its tail: validation, saving)
         self.phase_counts: dict[str, int] = {}
         self.series: dict[str, Series] = {}
         self.counters: dict[str, int] = {}
         self._known_files: dict[tuple, str] = {}
+        self.phase_watchers: list[PhaseWatcher] = []  # (phase, time, ending) -> extra attributes
 
     # --- run ---------------------------------------------------------------------------------------
     def begin_run(self, start: float, run: Mapping[str, Any], user: str, script: Mapping[str, Any] | None) -> None:
@@ -92,31 +98,36 @@ class Recorder:
         self.phase_counts[kind] = index + 1
         ident = f"run:{kind}/{index}"
         kind_name = QName("prov4ml:Epoch" if kind == "epoch" else "prov4ml:Evaluation")
-        self.doc.activity(ident, {"prov:type": kind_name, "index": index, **attributes}, start=time)
-        self.doc.relation("wasStartedBy", {"prov:activity": ident, "prov:starter": RUN}, time=time)
         phase = Phase(ident, kind, index, self.global_step)
+        extra = self._watch(phase, time, ending=False)
+        self.doc.activity(ident, {"prov:type": kind_name, "index": index, **attributes, **extra}, start=time)
+        self.doc.relation("wasStartedBy", {"prov:activity": ident, "prov:starter": RUN}, time=time)
         self.phases[key] = phase
+        if kind == "epoch":
+            self.epoch = phase
         return phase
 
     def end_phase(self, key: Any, time: float, attributes: Mapping[str, Any]) -> None:
         phase = self.phases.pop(key, None)
         if phase is None:
             return
+        phase.closed = True
         summary: dict[str, Any] = {"steps": self.global_step - phase.start_step, **attributes}
         for name, aggregate in phase.metrics.items():
             summary.update(aggregate.attributes(name))
+        summary.update(self._watch(phase, time, ending=True))
         self.doc.activity(phase.ident, summary, end=time)
+
+    def _watch(self, phase: Phase, time: float, ending: bool) -> dict[str, Any]:
+        """Attributes that watchers (system metrics, energy) add when a phase begins or ends."""
+        extra: dict[str, Any] = {}
+        for watcher in self.phase_watchers:
+            extra.update(watcher(phase, time, ending))
+        return extra
 
     def end_all_phases(self, time: float) -> None:
         for key in list(self.phases):
             self.end_phase(key, time, {"complete": False})
-
-    def current(self, kind: str = "epoch") -> Phase | None:
-        """The most recently opened phase of that kind still open."""
-        for phase in reversed(list(self.phases.values())):
-            if phase.kind == kind:
-                return phase
-        return None
 
     def phase_uses(self, phase: Phase, entity: str) -> None:
         self.doc.relation("used", {"prov:activity": phase.ident, "prov:entity": entity})
@@ -127,8 +138,8 @@ class Recorder:
         series = self.series.get(name)
         if series is None:
             series = self.series[name] = Series(os.path.join(self.series_dir, local_name(name) + ".csv"))
-        epoch = self.current("epoch")
-        series.add(self.global_step if step is None else step, None if epoch is None else epoch.index, time, value)
+        epoch = None if self.epoch is None else self.epoch.index
+        series.add(self.global_step if step is None else step, epoch, time, value)
         for phase in self.phases.values():
             phase.metrics.setdefault(name, Aggregate()).add(value)
 
@@ -154,13 +165,17 @@ class Recorder:
                     stat_key: tuple | None = None) -> str:
         """A file by content: ``sha256:<hex>`` in a namespace shared by every run, so the checkpoint one
         run writes and the next run loads carry the same id (lineage with no registry)."""
-        cache_key = (path, kind, stat_key)
-        if stat_key is not None and cache_key in self._known_files:
-            return self._known_files[cache_key]
-        digest = self.hasher.folder(path) if os.path.isdir(path) else self.hasher.file(path)
+        digest = self.hasher.folder(path) if os.path.isdir(path) else self.hasher.file(path, stat_key)
         ident = self._file_id(digest)
         self.doc.entity(ident, {"prov:type": QName(kind), **_digest_attributes(digest), **(attributes or {})})
-        self._known_files[cache_key] = ident
+        return ident
+
+    def files_entity(self, paths: list[str], kind: str, attributes: Mapping[str, Any]) -> str:
+        """Many files (a dataset's list of paths) as one entity, by the manifest of their hashes."""
+        digest = self.hasher.manifest(paths[0], ((p, p) for p in paths))
+        ident = self._file_id(digest)
+        self.doc.entity(ident, {"prov:type": QName(kind), "files": len(paths), **_digest_attributes(digest),
+                                **attributes})
         return ident
 
     def _file_id(self, digest: FileDigest) -> str:
@@ -168,20 +183,33 @@ class Recorder:
             return f"sha256:{digest.sha256}"
         return self.numbered("file")
 
-    def file_written(self, path: str, kind: str, time: float, attributes: Mapping[str, Any]) -> str:
-        epoch = self.current("epoch")
+    def written(self, ident: str, time: float) -> dict[str, Any]:
+        """``ident`` was generated now, by the latest epoch (or by the run before any epoch).
+
+        A checkpoint is usually written after the epoch's pass over its data has ended; the epoch then
+        lasts until that moment, so that the generation falls inside the activity that generated it."""
+        epoch = self.epoch
         where = {"step": self.global_step, "epoch": None if epoch is None else epoch.index}
-        ident = self.file_entity(path, kind, {**where, **attributes})
+        if epoch is not None and epoch.closed:
+            self.doc.activity(epoch.ident, end=time)
         self.doc.relation("wasGeneratedBy", {"prov:entity": ident, "prov:activity": epoch.ident if epoch else RUN},
                           where, time=time)
+        return where
+
+    def file_written(self, path: str, kind: str, time: float, attributes: Mapping[str, Any],
+                     stat_key: tuple | None = None) -> str:
+        ident = self.file_entity(path, kind, attributes, stat_key)
+        self.doc.entity(ident, self.written(ident, time))
         return ident
 
     def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None) -> None:
-        first = (path, kind, stat_key) not in self._known_files
+        """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files)."""
+        cache_key = (path, kind, stat_key)
+        if cache_key in self._known_files:
+            return
         ident = self.file_entity(path, kind, None, stat_key)
-        if first:
-            self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, {"step": self.global_step},
-                              time=time)
+        self._known_files[cache_key] = ident
+        self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, {"step": self.global_step}, time=time)
 
 
 def _digest_attributes(digest: FileDigest) -> dict[str, Any]:

@@ -23,6 +23,11 @@ from prov4ml_auto.importhooks import when_imported
 MODULES = (
     "prov4ml_auto.integrations.argparse_",
     "prov4ml_auto.integrations.seeds",
+    "prov4ml_auto.integrations.torch_optim",
+    "prov4ml_auto.integrations.torch_data",
+    "prov4ml_auto.integrations.torch_loss",
+    "prov4ml_auto.integrations.torch_checkpoint",
+    "prov4ml_auto.integrations.tensorboard",
 )
 
 patched: list[tuple[ModuleType, str]] = []

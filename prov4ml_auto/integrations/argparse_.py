@@ -7,8 +7,6 @@ from typing import Any
 
 from prov4ml_auto import faults
 from prov4ml_auto.integrations._patching import Patches
-from prov4ml_auto.recorder import Recorder
-from prov4ml_auto.redact import redact_mapping
 
 NAME = "argparse"
 TARGETS = ("argparse",)
@@ -45,8 +43,4 @@ def _parse_known_args(wrapped: Any, instance: Any, args: tuple, kwargs: dict) ->
     return result
 
 
-def _on_hyperparameters(recorder: Recorder, time: float, source: str, values: dict) -> None:
-    recorder.hyperparameters(source, redact_mapping(values), time)
-
-
-HANDLERS = {"hyperparameters": _on_hyperparameters}
+HANDLERS: dict = {}  # "hyperparameters" is a core event (agent.py)

@@ -1,0 +1,242 @@
+"""torch.utils.data: DataLoaders, datasets and their files; epochs and evaluation passes.
+
+An epoch is a full pass over a DataLoader begun with grad enabled; an evaluation pass is one begun with grad
+disabled (no_grad / inference_mode). Training thread: ``DataLoader.__iter__`` appends one tuple per pass and
+the loader iterator's ``__next__`` one when it runs out; nothing per batch (the iterator counts its own
+batches). Collector: describes loaders and datasets, hashes the files datasets name, opens and closes phases.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from types import ModuleType
+from typing import Any
+
+from prov4ml_auto import faults
+from prov4ml_auto.document import QName
+from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.recorder import Recorder
+
+NAME = "torch.data"
+TARGETS = ("torch",)
+SUPPORTED = {"torch": ("2.0", "3")}
+
+_patches = Patches()
+_emit: Any = None
+_grad_enabled: Any = None
+_MAX_ATTRIBUTES = 64
+_MAX_LISTED_FILES = 1000
+_WRAPPER_ATTRIBUTES = ("dataset", "datasets", "base_dataset", "data_source")
+
+
+def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
+    global _emit, _grad_enabled
+    _emit, _grad_enabled = emit, torch.is_grad_enabled
+    from torch.utils.data import dataloader
+
+    _patches.wrap(dataloader.DataLoader, "__iter__", _loader_iter)
+    _patches.wrap(dataloader._BaseDataLoaderIter, "__next__", _iterator_next)
+
+
+def unpatch() -> None:
+    _patches.undo()
+
+
+# --- training thread ---------------------------------------------------------------------------------
+def _loader_iter(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    iterator = wrapped(*args, **kwargs)
+    try:
+        _emit("pass_begin", instance, id(iterator), _grad_enabled())
+    except Exception as exc:
+        faults.caught(NAME, exc)
+    return iterator
+
+
+def _iterator_next(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    try:
+        return wrapped(*args, **kwargs)
+    except StopIteration:
+        try:
+            _emit("pass_end", id(instance), instance._num_yielded)
+        except Exception as exc:
+            faults.caught(NAME, exc)
+        raise
+
+
+# --- collector ---------------------------------------------------------------------------------------
+_loaders: "weakref.WeakKeyDictionary[Any, tuple[str, str]]" = weakref.WeakKeyDictionary()
+_open: dict[int, "_Pass"] = {}  # id(iterator) -> pass
+_datasets: dict[int, tuple[Any, str]] = {}  # id -> (dataset, entity id); datasets may not allow weakrefs
+
+
+class _Pass:
+    def __init__(self, loader: Any, loader_id: int) -> None:
+        self.loader = weakref.ref(loader)
+        self.loader_id = loader_id
+
+
+def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool) -> None:
+    for key, previous in list(_open.items()):
+        if previous.loader_id == id(loader):  # a new pass over a loader abandons the unfinished one
+            _end(recorder, key, time, None)
+    loader_ident, dataset_ident = _describe(recorder, loader)
+    kind = "epoch" if training else "evaluation"
+    phase = recorder.begin_phase(iterator_id, kind, time, {"loader": QName(loader_ident)})
+    recorder.phase_uses(phase, loader_ident)
+    recorder.phase_uses(phase, dataset_ident)
+    _open[iterator_id] = _Pass(loader, id(loader))
+
+
+def _on_pass_end(recorder: Recorder, time: float, iterator_id: int, batches: int) -> None:
+    _end(recorder, iterator_id, time, batches)
+
+
+def _end(recorder: Recorder, iterator_id: int, time: float, batches: int | None) -> None:
+    """Close a pass; ``batches`` is None when it was abandoned (break, or the run ended first)."""
+    entry = _open.pop(iterator_id, None)
+    loader = entry.loader() if entry else None
+    attributes: dict[str, Any] = {"complete": batches is not None}
+    if batches is not None:
+        attributes["batches"] = batches
+        samples = _samples_in_full_pass(loader) if loader is not None else None
+        attributes["samples"] = samples
+    recorder.end_phase(iterator_id, time, attributes)
+
+
+def _samples_in_full_pass(loader: Any) -> int | None:
+    """Exact only when the sampler has a length and the loader batches it itself."""
+    batch_size = getattr(loader, "batch_size", None)
+    try:
+        count = len(loader.sampler)
+    except Exception:
+        return None
+    if batch_size is None:
+        return None
+    return count - count % batch_size if loader.drop_last else count
+
+
+def _describe(recorder: Recorder, loader: Any) -> tuple[str, str]:
+    known = _loaders.get(loader)
+    if known is not None:
+        return known
+    dataset_ident = describe_dataset(recorder, loader.dataset)
+    sampler = getattr(loader, "sampler", None)
+    ident = recorder.used_entity(recorder.numbered("dataloader"), {
+        "prov:type": QName("prov4ml:DataLoader"),
+        "batchSize": loader.batch_size,
+        "shuffle": type(sampler).__name__ == "RandomSampler",
+        "sampler": type(sampler).__qualname__,
+        "batchSampler": type(getattr(loader, "batch_sampler", None)).__qualname__,
+        "numWorkers": loader.num_workers,
+        "dropLast": loader.drop_last,
+        "persistentWorkers": getattr(loader, "persistent_workers", None),
+        "pinMemory": getattr(loader, "pin_memory", None),
+        "batches": _safe_len(loader),
+        "dataset": QName(dataset_ident),
+    })
+    recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": dataset_ident})
+    _loaders[loader] = (ident, dataset_ident)
+    return ident, dataset_ident
+
+
+def describe_dataset(recorder: Recorder, dataset: Any) -> str:
+    """A dataset entity, derived from the files its attributes name and from the datasets it wraps.
+    Described once per object: a train and a validation Subset of one dataset share its entity."""
+    known = _datasets.get(id(dataset))
+    if known is not None and known[0] is dataset:
+        return known[1]
+    ident = recorder.used_entity(recorder.numbered("dataset"), {
+        "prov:type": QName("prov4ml:Dataset"),
+        "class": type(dataset).__qualname__,
+        "module": type(dataset).__module__,
+        "length": _safe_len(dataset),
+        "iterable": _is_iterable_dataset(dataset),
+    })
+    _datasets[id(dataset)] = (dataset, ident)
+    for source in _sources(recorder, dataset):
+        recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": source})
+    return ident
+
+
+def _sources(recorder: Recorder, dataset: Any) -> list[str]:
+    import torch
+
+    found: list[str] = []
+    for name, value in _attributes(dataset):
+        if name in _WRAPPER_ATTRIBUTES and _is_dataset(value):
+            found.append(describe_dataset(recorder, value))
+        elif name in _WRAPPER_ATTRIBUTES and isinstance(value, (list, tuple)) and value and _is_dataset(value[0]):
+            found.extend(describe_dataset(recorder, inner) for inner in value[:16])
+        elif isinstance(value, (str, os.PathLike)) and _exists(value):
+            found.append(recorder.file_entity(os.fspath(value), "prov4ml:DataFile", {"attribute": name}))
+        elif _is_path_list(value):
+            paths = [os.fspath(path) for path in value]
+            found.append(recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": name}))
+        elif isinstance(value, torch.Tensor):
+            found.append(_tensor(recorder, name, value))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value[:8]):
+            found.extend(_tensor(recorder, f"{name}[{i}]", v) for i, v in enumerate(value[:8]))
+    return found
+
+
+def _attributes(obj: Any) -> list[tuple[str, Any]]:
+    """The instance attributes, guarded: hostile classes may raise or lie from __dict__/__getattr__."""
+    try:
+        items = list(vars(obj).items())[:_MAX_ATTRIBUTES]
+    except Exception:
+        return []
+    return [(str(name), value) for name, value in items]
+
+
+def _is_iterable_dataset(value: Any) -> bool:
+    from torch.utils.data import IterableDataset
+
+    return isinstance(value, IterableDataset)
+
+
+def _is_dataset(value: Any) -> bool:
+    from torch.utils.data import Dataset
+
+    return isinstance(value, Dataset)
+
+
+def _exists(value: Any) -> bool:
+    try:
+        return bool(value) and os.path.exists(value)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _is_path_list(value: Any) -> bool:
+    return (isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_LISTED_FILES
+            and all(isinstance(v, (str, os.PathLike)) for v in value[:8]) and _exists(value[0]))
+
+
+def _tensor(recorder: Recorder, name: str, tensor: Any) -> str:
+    attributes: dict[str, Any] = {"prov:type": QName("prov4ml:TensorData"), "attribute": name,
+                                  "shape": "x".join(str(s) for s in tensor.shape), "dtype": str(tensor.dtype),
+                                  "device": str(tensor.device)}
+    if recorder.fingerprint_tensors and tensor.device.type != "meta":
+        attributes["sha256"] = _tensor_digest(tensor)
+    return recorder.doc.entity(recorder.numbered("tensor"), attributes)
+
+
+def _tensor_digest(tensor: Any) -> str:
+    import hashlib
+
+    import torch
+
+    flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+    return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def _safe_len(obj: Any) -> int | None:
+    try:
+        value = len(obj)
+    except Exception:
+        return None
+    return value if isinstance(value, int) else None
+
+
+HANDLERS = {"pass_begin": _on_pass_begin, "pass_end": _on_pass_end}

@@ -1,0 +1,327 @@
+"""torch.optim: optimizers (settings, steps, setting changes), LR schedulers and the models they train.
+
+Training thread: one pre and one post global step hook (torch >= 2.0) per step, appending a tuple with the
+learning rates used; construction, scheduler steps and state loads append snapshots of the groups' settings.
+Collector: counts steps (outermost optimizer steps only), turns setting changes into series, describes
+optimizers, schedulers and models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import weakref
+from types import ModuleType
+from typing import Any
+
+from prov4ml_auto import collector, faults
+from prov4ml_auto.document import QName
+from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.recorder import Recorder
+
+NAME = "torch.optim"
+TARGETS = ("torch",)
+SUPPORTED = {"torch": ("2.0", "3")}
+
+_patches = Patches()
+_hook_handles: list[Any] = []
+_emit: Any = None
+_emit_hot: Any = None
+_active: Any = None  # the optimizer whose step is outermost right now
+_constructed: "weakref.WeakSet[Any]" = weakref.WeakSet()  # training-thread view: finished __init__
+_REPORT_EVERY = 1.0
+_SCALARS = (int, float, bool, str, type(None))
+
+
+def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
+    global _emit, _emit_hot
+    _emit, _emit_hot = emit, emit_hot
+    from torch.optim import lr_scheduler, optimizer
+
+    _patches.wrap(optimizer.Optimizer, "__init__", _optimizer_init)
+    _patches.wrap(optimizer.Optimizer, "load_state_dict", _settings_changed("state_loaded"))
+    _patches.wrap(optimizer.Optimizer, "add_param_group", _settings_changed("group_added"))
+    _patches.wrap(lr_scheduler.LRScheduler, "__init__", _scheduler_init)
+    _patches.wrap(lr_scheduler.LRScheduler, "step", _scheduler_step)
+    _hook_handles.append(optimizer.register_optimizer_step_pre_hook(_before_step))
+    _hook_handles.append(optimizer.register_optimizer_step_post_hook(_after_step))
+    collector.periodic.append(_report_steps)
+    emit("framework")
+
+
+def unpatch() -> None:
+    while _hook_handles:
+        _hook_handles.pop().remove()
+    if _report_steps in collector.periodic:
+        collector.periodic.remove(_report_steps)
+    _patches.undo()
+
+
+# --- training thread ---------------------------------------------------------------------------------
+def _before_step(opt: Any, args: Any, kwargs: Any) -> None:
+    global _active
+    if _active is None:
+        _active = opt
+
+
+def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
+    """Counts only the outermost step (a wrapper optimizer stepping an inner one is one step)."""
+    global _active
+    if _active is opt:
+        _active = None
+        try:
+            _emit_hot("step", opt, [group["lr"] for group in opt.param_groups])
+        except Exception as exc:
+            faults.caught(NAME, exc)
+
+
+def _group_settings(opt: Any) -> list[dict[str, Any]]:
+    """Every number, bool and string a group holds (lr, momentum, betas...), copied at this moment."""
+    out = []
+    for group in opt.param_groups:
+        settings = {}
+        for key, value in group.items():
+            if key == "params":
+                continue
+            if isinstance(value, tuple) and all(isinstance(item, (int, float)) for item in value):
+                settings[key] = value
+            elif isinstance(value, _SCALARS):
+                settings[key] = value
+        out.append(settings)
+    return out
+
+
+def _optimizer_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    params = args[0] if args else kwargs.get("params")
+    owners = _modules_behind(params)
+    result = wrapped(*args, **kwargs)
+    try:
+        _constructed.add(instance)
+        _emit("optimizer", instance, type(instance).__qualname__, _group_settings(instance), owners)
+    except Exception as exc:
+        faults.caught(NAME, exc)
+    return result
+
+
+def _modules_behind(params: Any) -> list[Any]:
+    """Candidate modules behind the optimizer's parameters, found before the generators are consumed:
+    ``model.parameters()`` is a generator whose frame holds the module as ``self``; and the modules among
+    the local variables of the code that builds the optimizer (the whole model, when groups name parts)."""
+    import torch
+
+    sources = params if isinstance(params, (list, tuple)) else [params]
+    found = []
+    for source in sources:
+        source = source.get("params") if isinstance(source, dict) else source
+        frame = getattr(source, "gi_frame", None)
+        owner = frame.f_locals.get("self") if frame is not None else None
+        if isinstance(owner, torch.nn.Module):
+            found.append(owner)
+    frame = sys._getframe(1)
+    while frame is not None and ("torch/optim" in frame.f_code.co_filename or "prov4ml_auto" in frame.f_code.co_filename
+                                 or "wrapt" in frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is not None:
+        found.extend(value for value in frame.f_locals.values() if isinstance(value, torch.nn.Module))
+    return found
+
+
+def _settings_changed(reason: str):
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        try:
+            if instance in _constructed:
+                _emit("optimizer_settings", instance, _group_settings(instance), reason)
+        except Exception as exc:
+            faults.caught(NAME, exc)
+        return result
+    return wrapper
+
+
+def _scheduler_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    result = wrapped(*args, **kwargs)
+    try:
+        settings = {key: value for key, value in vars(instance).items()
+                    if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
+        _emit("scheduler", type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
+    except Exception as exc:
+        faults.caught(NAME, exc)
+    return result
+
+
+def _scheduler_step(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    result = wrapped(*args, **kwargs)
+    try:
+        optimizer = getattr(instance, "optimizer", None)
+        if optimizer in _constructed:
+            _emit("optimizer_settings", optimizer, _group_settings(optimizer), "scheduler")
+    except Exception as exc:
+        faults.caught(NAME, exc)
+    return result
+
+
+# --- collector ---------------------------------------------------------------------------------------
+class _OptimizerState:
+    """What the collector knows of one optimizer: its id, steps, and the settings last seen per group."""
+
+    def __init__(self, ident: str, number: int, settings: list[dict[str, Any]]) -> None:
+        self.ident = ident
+        self.number = number
+        self.steps = 0
+        self.reported_steps = -1
+        self.settings = [dict(group) for group in settings]
+
+
+_seen: "weakref.WeakKeyDictionary[Any, _OptimizerState]" = weakref.WeakKeyDictionary()
+_models: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+
+
+def _on_framework(recorder: Recorder, time: float) -> None:
+    torch = sys.modules["torch"]
+    facts: dict[str, Any] = {
+        "torch": torch.__version__,
+        "torchCuda": torch.version.cuda or "none (CPU build)",
+        "torchThreads": torch.get_num_threads(),
+        "torchDeterministic": torch.are_deterministic_algorithms_enabled(),
+    }
+    if torch.cuda.is_initialized():
+        facts["cudnn"] = str(torch.backends.cudnn.version())
+        facts["gpus"] = "; ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    recorder.environment(facts)
+
+
+def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings: list[dict], owners: list) -> None:
+    ident = recorder.numbered("optimizer")
+    state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings)
+    _seen[opt] = state
+    params = [p for group in opt.param_groups for p in group["params"]]
+    attributes: dict[str, Any] = {
+        "prov:type": QName("prov4ml:Optimizer"), "class": cls, "groups": len(settings),
+        "tensors": len(params), "parameters": sum(p.numel() for p in params),
+    }
+    for number, group in enumerate(settings):
+        attributes.update({f"group{number}.{key}": _plain(value) for key, value in group.items()})
+    models = _owning_modules(owners, {id(p) for p in params})
+    attributes["models"] = " ".join(_model_id(recorder, model, time) for model in models) or None
+    recorder.used_entity(ident, attributes, time)
+    for number, group in enumerate(settings):
+        if isinstance(_plain(group.get("lr")), float):
+            recorder.metric(_series_name(state, number, "lr"), float(_plain(group["lr"])), time, step=0)
+
+
+def _owning_modules(candidates: list, param_ids: set[int]) -> list:
+    """Top-level modules among the candidates that hold some of the optimizer's parameters."""
+    holding = [m for m in candidates if any(id(p) in param_ids for p in m.parameters())]
+    inner = {id(sub) for m in holding for sub in m.modules() if sub is not m}
+    unique = {id(m): m for m in holding if id(m) not in inner}
+    return list(unique.values())
+
+
+def _model_id(recorder: Recorder, module: Any, time: float) -> str:
+    known = _models.get(module)
+    if known is not None:
+        return known
+    ident = recorder.used_entity(recorder.numbered("model"), model_facts(module), time)
+    _models[module] = ident
+    return ident
+
+
+def model_facts(module: Any) -> dict[str, Any]:
+    """Class, parameter counts and a structural fingerprint (module tree classes and parameter shapes)."""
+    fingerprint = hashlib.sha256()
+    for name, sub in module.named_modules():
+        fingerprint.update(f"{name}:{type(sub).__qualname__}\n".encode())
+    total = trainable = 0
+    for name, param in module.named_parameters():
+        fingerprint.update(f"{name}:{tuple(param.shape)}:{param.dtype}\n".encode())
+        total += param.numel()
+        trainable += param.numel() if param.requires_grad else 0
+    return {"prov:type": QName("prov4ml:Model"), "class": type(module).__qualname__,
+            "module": type(module).__module__, "parameters": total, "trainableParameters": trainable,
+            "fingerprint": fingerprint.hexdigest()}
+
+
+def _on_step(recorder: Recorder, time: float, opt: Any, lrs: list) -> None:
+    state = _seen.get(opt)
+    if state is None:
+        return
+    state.steps += 1
+    recorder.global_step = max(recorder.global_step, state.steps)
+    for number, lr in enumerate(lrs):
+        _setting_seen(recorder, state, number, "lr", lr, time, state.steps)
+
+
+def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: str, value: Any, time: float,
+                  step: int) -> None:
+    """A series row when a setting changes, at the first step that uses the new value. The learning
+    rate's series starts at construction; another setting's series starts at its first change."""
+    value = _plain(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    while len(state.settings) <= group:
+        state.settings.append({})
+    previous = state.settings[group].get(key)
+    state.settings[group][key] = value
+    if previous is None or previous == value:
+        return
+    name = _series_name(state, group, key)
+    if name not in recorder.series:
+        recorder.metric(name, float(previous), time, step=0)
+    recorder.metric(name, float(value), time, step=step)
+
+
+def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict], reason: str) -> None:
+    """Settings changed outside a step (scheduler, state load): they take effect from the next step."""
+    state = _seen.get(opt)
+    if state is None:
+        return
+    for number, group in enumerate(settings):
+        for key, value in group.items():
+            _setting_seen(recorder, state, number, key, value, time, state.steps + 1)
+    if reason == "state_loaded":
+        recorder.doc.entity(state.ident, {"stateLoaded": True, "stateLoadedAtStep": state.steps})
+
+
+def _on_scheduler(recorder: Recorder, time: float, cls: str, opt: Any, settings: dict) -> None:
+    state = _seen.get(opt)
+    recorder.used_entity(recorder.numbered("scheduler"), {
+        "prov:type": QName("prov4ml:LRScheduler"), "class": cls,
+        "optimizer": QName(state.ident) if state else None,
+        **{key: _plain(value) for key, value in settings.items()},
+    }, time)
+
+
+def _series_name(state: _OptimizerState, group: int, key: str) -> str:
+    return f"optimizer{state.number}.group{group}.{key}"
+
+
+def _plain(value: Any) -> Any:
+    """Tensors (tensor learning rates) become floats; sequences a compact text."""
+    if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
+        return float(value.item())
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(item) for item in value)
+    return value
+
+
+def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
+    """Step counts on the optimizer entities, at most once a second (the journal keeps them for recovery)."""
+    global _last_report
+    if not final and now - _last_report < _REPORT_EVERY:
+        return
+    _last_report = now
+    for state in list(_seen.values()):
+        if state.steps != state.reported_steps:
+            state.reported_steps = state.steps
+            recorder.doc.entity(state.ident, {"steps": state.steps})
+
+
+_last_report = 0.0
+
+HANDLERS = {
+    "framework": _on_framework,
+    "optimizer": _on_optimizer,
+    "optimizer_settings": _on_settings,
+    "scheduler": _on_scheduler,
+    "step": _on_step,
+}
