@@ -57,8 +57,15 @@ def run_script(script: str, *args: str, root: str, how: str = "launcher", env: d
     else:
         environment = {k: v for k, v in environment.items() if not k.startswith("PROV4ML_")}
     done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout,
-                          cwd=cwd or root)
+                          cwd=cwd or _existing_parent(root))
     return Run(done.returncode, done.stdout, done.stderr, root)
+
+
+def _existing_parent(path: str) -> str:
+    """Scripts write their own files (data, checkpoints) in the cwd: beside the run root by default."""
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
+    return path
 
 
 def load_valid(path: str) -> dict:

@@ -173,6 +173,7 @@ class _OptimizerState:
 
 
 _seen: "weakref.WeakKeyDictionary[Any, _OptimizerState]" = weakref.WeakKeyDictionary()
+_states: list[_OptimizerState] = []  # outlives the optimizers: their final counts are written at exit
 _models: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
 
 
@@ -194,6 +195,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     ident = recorder.numbered("optimizer")
     state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings)
     _seen[opt] = state
+    _states.append(state)
     params = [p for group in opt.param_groups for p in group["params"]]
     attributes: dict[str, Any] = {
         "prov:type": QName("prov4ml:Optimizer"), "class": cls, "groups": len(settings),
@@ -310,7 +312,7 @@ def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
     if not final and now - _last_report < _REPORT_EVERY:
         return
     _last_report = now
-    for state in list(_seen.values()):
+    for state in _states:
         if state.steps != state.reported_steps:
             state.reported_steps = state.steps
             recorder.doc.entity(state.ident, {"steps": state.steps})

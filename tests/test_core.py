@@ -1,0 +1,245 @@
+"""The core agent, end to end: the three ways to switch it on, run facts, exit paths, configuration."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from helpers import BIN, INTEGRATION, PYTHON, ROOT, Run, agent_env, attr, load_valid, records_of_type, relations, run_script
+
+SCRIPT = os.path.join(INTEGRATION, "train_plain.py")
+SECRET = "hunter2-very-secret-value"
+
+
+def all_output_text(folder: str) -> str:
+    chunks = []
+    for path in glob.glob(os.path.join(folder, "**", "*"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                chunks.append(handle.read().decode("utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+def git_repo(path: str) -> None:
+    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"]):
+        subprocess.run(["git", *command], cwd=path, check=True, capture_output=True)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A user's project: the training script in a git repository, with an uncommitted change."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(SCRIPT, folder / "train.py")
+    git_repo(str(folder))
+    with open(folder / "train.py", "a") as handle:
+        handle.write("\n# local edit\n")
+    return folder
+
+
+def run_project(project, tmp_path, how: str, *args: str, env: dict | None = None) -> Run:
+    root = str(tmp_path / "runs")
+    return run_script(str(project / "train.py"), "--epochs", "1", *args, root=root, how=how, env=env, cwd=str(project))
+
+
+@pytest.mark.parametrize("how", ["launcher", "enable", "template"])
+def test_each_activation_records_the_run(project, tmp_path, how):
+    env = None
+    if how == "template":  # what an admin does: the template on the path, PROV4ML_ENABLE in a module file
+        env = {"PYTHONPATH": os.path.join(ROOT, "sitecustomize_template")}
+        how = "enable"
+    run = run_project(project, tmp_path, how, "--lr", "0.02", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "prov4ml: recording run" in run.stderr and "prov4ml: wrote" in run.stderr
+    document = run.document()
+    activity = document["activity"]["run:run"]
+    assert attr(activity, "status") == "finished" and attr(activity, "exit") == 0
+    assert "train.py --epochs 1 --lr 0.02" in attr(activity, "command")
+    assert attr(activity, "cwd") == str(project) and attr(activity, "pid") > 0
+    assert activity["prov:startTime"].endswith("+00:00") and activity["prov:endTime"] >= activity["prov:startTime"]
+    environment = document["entity"]["run:environment"]
+    assert attr(environment, "python") == "%d.%d.%d" % sys.version_info[:3]
+    assert "torch==" in attr(environment, "distributions") and attr(environment, "torch").startswith("2.")
+    code = document["entity"]["run:code"]
+    assert attr(code, "gitStatus") == "repository" and len(attr(code, "gitCommit")) == 40
+    assert attr(code, "gitDirty") is True and len(attr(code, "gitDiffSha256")) == 64
+    script = document["agent"]["run:script"]
+    assert attr(script, "path") == str(project / "train.py") and len(attr(script, "sha256")) == 64
+    assert attr(document["agent"]["run:user"], "prov:type") == "prov:Person"
+    assert relations(document, "wasAssociatedWith", activity="run:run", agent="run:script")
+    lr = document["entity"]["run:param/argparse/lr"]
+    assert attr(lr, "prov:value") == 0.02 and lr["prov:value"]["type"] == "xsd:double"
+    assert attr(document["entity"]["run:param/argparse/epochs"], "prov:value") == 1
+    seeds = records_of_type(document, "entity", "prov4ml:Seed")
+    assert {attr(s, "function") for s in seeds.values()} >= {"torch.manual_seed", "random.seed"}
+    assert all(attr(s, "prov:value") == 7 for s in seeds.values())
+
+
+def test_no_switch_writes_nothing_and_loads_nothing(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys, argparse\nprint(sorted(m for m in sys.modules if m.startswith('prov4ml')))\n")
+    env = {k: v for k, v in agent_env(str(tmp_path / "runs")).items() if k != "PROV4ML_ENABLE"}
+    done = subprocess.run([PYTHON, str(probe)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]" and done.stderr == ""
+    assert not (tmp_path / "runs").exists()
+
+
+def test_no_git_repository_is_stated(tmp_path):
+    run = run_script("exits.py", "0", root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    assert attr(run.document()["entity"]["run:code"], "gitStatus") in ("no repository", "repository")
+
+
+def test_users_sitecustomize_still_runs(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import os\nos.environ['USER_SITE_RAN'] = 'yes'\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os\nprint(os.environ.get('USER_SITE_RAN'))\n")
+    run = run_script(str(probe), root=str(tmp_path / "runs"), env={"PYTHONPATH": str(theirs)})
+    assert run.returncode == 0 and run.stdout.strip() == "yes", run.stderr
+    run.document()
+
+
+def test_python_dash_m_and_shebang(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    shutil.copy(SCRIPT, package / "train.py")
+    env = agent_env(str(tmp_path / "runs"), PYTHONPATH=str(tmp_path))
+    done = subprocess.run([os.path.join(BIN, "prov4ml-run"), PYTHON, "-m", "pkg.train", "--epochs", "1"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    document = load_valid(glob.glob(str(tmp_path / "runs" / "train-*" / "prov.json"))[0])
+    assert attr(document["agent"]["run:script"], "path") == str(package / "train.py")
+
+    script = tmp_path / "shebang_train"
+    script.write_text(f"#!{PYTHON}\n" + open(SCRIPT).read())
+    script.chmod(0o755)
+    done = subprocess.run([os.path.join(BIN, "prov4ml-run"), str(script), "--epochs", "1"], capture_output=True,
+                          text=True, env=agent_env(str(tmp_path / "runs2")), cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    load_valid(glob.glob(str(tmp_path / "runs2" / "shebang_train-*" / "prov.json"))[0])
+
+
+def test_exception_keeps_exit_code_and_traceback(tmp_path):
+    plain = run_script("fails.py", root=str(tmp_path / "plain"), how="plain")
+    run = run_script("fails.py", root=str(tmp_path / "runs"))
+    assert run.returncode == plain.returncode == 1
+    assert "ValueError: diverged at step 3" in run.stderr and "Traceback (most recent call last)" in run.stderr
+    assert run.stdout == plain.stdout
+    activity = run.document()["activity"]["run:run"]
+    assert attr(activity, "status") == "failed" and attr(activity, "exit") == 1
+    assert attr(activity, "exception") == "builtins.ValueError"
+    assert attr(activity, "exceptionMessage") == "diverged at step 3"
+    assert "fails.py" in attr(activity, "traceback")
+
+
+def test_sys_exit_code_is_recorded(tmp_path):
+    run = run_script("exits.py", "3", root=str(tmp_path / "runs"))
+    assert run.returncode == 3 and run.stdout == "about to exit\n"
+    activity = run.document()["activity"]["run:run"]
+    assert attr(activity, "exit") == 3 and attr(activity, "status") == "failed"
+
+
+def test_sigterm_ends_by_sigterm_with_a_document(tmp_path):
+    env = agent_env(str(tmp_path / "runs"))
+    process = subprocess.Popen([os.path.join(BIN, "prov4ml-run"), PYTHON, os.path.join(INTEGRATION, "long_loop.py")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    assert process.stdout.readline().strip() == "ready"
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+    assert process.returncode == -signal.SIGTERM and time.monotonic() - sent < 5
+    run = Run(process.returncode, "", process.stderr.read(), str(tmp_path / "runs"))
+    document = run.document()
+    activity = document["activity"]["run:run"]
+    assert attr(activity, "status") == "terminated" and attr(activity, "signal") == "SIGTERM"
+    assert attr(activity, "stepsTotal") >= 20
+
+
+def test_secrets_never_reach_a_file(tmp_path):
+    env = {"HF_TOKEN": SECRET, "WANDB_API_KEY": SECRET, "SLURM_JOB_ID": "77", "NCCL_PASSWORD": SECRET,
+           "MASTER_ADDR": f"https://user:{SECRET}@host.example"}
+    run = run_script("train_plain.py", "--epochs", "1", "--api-token", SECRET, f"--data=data.csv",
+                     root=str(tmp_path / "runs"), env=env)
+    assert run.returncode == 0, run.stderr
+    document = run.document()
+    assert attr(document["entity"]["run:environment"], "env.SLURM_JOB_ID") == "77"
+    assert SECRET not in all_output_text(run.folder) and SECRET not in run.stderr
+    assert "<redacted>" in attr(document["activity"]["run:run"], "command")
+
+
+def test_unwritable_output_warns_once_and_leaves_the_job_alone(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    plain = run_script("exits.py", "0", root=str(tmp_path / "plain"), how="plain")
+    run = run_script("exits.py", "0", root=str(blocker / "runs"))
+    assert run.returncode == plain.returncode == 0 and run.stdout == plain.stdout
+    lines = [line for line in run.stderr.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("prov4ml: not recording") and "Traceback" not in run.stderr
+
+
+def test_bad_configuration_is_one_warning_and_the_job_runs(tmp_path):
+    run = run_script("exits.py", "0", root=str(tmp_path / "runs"), env={"PROV4ML_JOURNAL_INTERVAL": "often"})
+    assert run.returncode == 0
+    assert "prov4ml: ignoring PROV4ML_JOURNAL_INTERVAL='often'" in run.stderr and "Traceback" not in run.stderr
+    run.document()
+
+
+def test_quiet_silences_the_agent(tmp_path):
+    run = run_script("exits.py", "0", root=str(tmp_path / "runs"), env={"PROV4ML_QUIET": "1"})
+    assert run.returncode == 0 and run.stderr == ""
+    run.document()
+
+
+def test_launcher_help_and_bad_options(tmp_path):
+    launcher = os.path.join(BIN, "prov4ml-run")
+    shown = subprocess.run([launcher, "--help"], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0
+    for flag in ("--dir", "--run-name", "--disable", "--quiet", "--strict", "--journal-interval", "--system-interval"):
+        assert flag in shown.stdout
+    bad = subprocess.run([launcher, "--no-such-option", "python"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    missing = subprocess.run([launcher, "no-such-command-xyz"], capture_output=True, text=True, timeout=30)
+    assert missing.returncode != 0 and "command not found" in missing.stderr
+
+
+def test_flags_and_user_variables(tmp_path):
+    """A flag sets its variable; a variable the user already set wins."""
+    launcher = os.path.join(BIN, "prov4ml-run")
+    env = agent_env(str(tmp_path / "from-env"))
+    done = subprocess.run([launcher, "--dir", str(tmp_path / "from-flag"), "--run-name", "named", PYTHON,
+                           os.path.join(INTEGRATION, "exits.py"), "0"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert glob.glob(str(tmp_path / "from-env" / "named-*" / "prov.json"))
+    assert not (tmp_path / "from-flag").exists()
+
+
+def test_disabling_an_integration(tmp_path):
+    run = run_script("train_plain.py", "--epochs", "1", root=str(tmp_path / "runs"),
+                     env={"PROV4ML_DISABLE": "argparse,torch.optim"})
+    document = run.document()
+    assert not records_of_type(document, "entity", "prov4ml:Hyperparameter")
+    assert not records_of_type(document, "entity", "prov4ml:Optimizer")
+    assert records_of_type(document, "activity", "prov4ml:Epoch")
+
+
+def test_validate_command(tmp_path):
+    run = run_script("exits.py", "0", root=str(tmp_path / "runs"))
+    path = os.path.join(run.folder, "prov.json")
+    tool = os.path.join(BIN, "prov4ml")
+    ok = subprocess.run([tool, "validate", path], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK")
+    truncated = tmp_path / "cut.json"
+    truncated.write_bytes(open(path, "rb").read()[:50])
+    bad = subprocess.run([tool, "validate", str(truncated)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,0 +1,162 @@
+"""What a plain PyTorch loop does, captured with no help from the script (integration/train_plain.py)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+
+import pytest
+import torch
+
+from helpers import attr, records_of_type, relations, run_script
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def read_series(folder: str, document: dict, name: str) -> list[dict]:
+    entity = document["entity"][f"run:series/{name}"]
+    path = os.path.join(folder, attr(entity, "path"))
+    assert sha256(path) == attr(entity, "sha256")
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    """Two epochs with two DataLoader workers, checkpoints each epoch; then a run resuming from it."""
+    work = tmp_path_factory.mktemp("work")
+    run = run_script("train_plain.py", "--epochs", "2", "--workers", "2", root=str(work / "runs1"), cwd=str(work))
+    assert run.returncode == 0, run.stderr
+    return work, run, run.document()
+
+
+def test_optimizer_groups_steps_and_scheduler(first):
+    _, _, document = first
+    (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
+    assert attr(optimizer, "class") == "SGD" and attr(optimizer, "groups") == 2
+    assert attr(optimizer, "group0.lr") == 0.05 and attr(optimizer, "group1.lr") == 0.025
+    assert attr(optimizer, "group0.momentum") == 0.9 and attr(optimizer, "group1.nesterov") is False
+    assert attr(optimizer, "parameters") == 8 * 16 + 16 + 16 + 1 and attr(optimizer, "tensors") == 4
+    assert attr(optimizer, "steps") == 12  # 192 samples / 32 per batch * 2 epochs
+    (scheduler,) = records_of_type(document, "entity", "prov4ml:LRScheduler").values()
+    assert attr(scheduler, "class") == "StepLR" and attr(scheduler, "gamma") == 0.5
+    assert attr(scheduler, "optimizer") == "run:optimizer/0"
+    assert attr(document["activity"]["run:run"], "stepsTotal") == 12
+
+
+def test_learning_rates_actually_used(first):
+    work, run, document = first
+    rows = read_series(run.folder, document, "optimizer0.group0.lr")
+    assert [(int(r["step"]), float(r["value"])) for r in rows] == [(0, 0.05), (7, 0.025), (13, 0.0125)]
+
+
+def test_model_found_behind_parameter_groups(first):
+    _, _, document = first
+    (model,) = records_of_type(document, "entity", "prov4ml:Model").values()
+    assert attr(model, "class") == "Sequential" and attr(model, "parameters") == 161
+    assert attr(model, "trainableParameters") == 161 and len(attr(model, "fingerprint")) == 64
+
+
+def test_data_loaders_datasets_and_files(first):
+    work, _, document = first
+    loaders = records_of_type(document, "entity", "prov4ml:DataLoader")
+    train = next(l for l in loaders.values() if attr(l, "shuffle"))
+    assert attr(train, "batchSize") == 32 and attr(train, "numWorkers") == 2 and attr(train, "dropLast") is False
+    assert attr(train, "sampler") == "RandomSampler" and attr(train, "batches") == 6
+    datasets = records_of_type(document, "entity", "prov4ml:Dataset")
+    assert {attr(d, "class") for d in datasets.values()} == {"Subset", "CsvRegression"}
+    (csv_dataset,) = [d for d in datasets.values() if attr(d, "class") == "CsvRegression"]
+    assert attr(csv_dataset, "length") == 256
+    data_id = "sha256:" + sha256(str(work / "data.csv"))
+    assert attr(document["entity"][data_id], "prov:type") == "prov4ml:DataFile"
+    assert relations(document, "wasDerivedFrom", usedEntity=data_id)
+    tensors = records_of_type(document, "entity", "prov4ml:TensorData")
+    assert {attr(t, "shape") for t in tensors.values()} == {"256x8", "256x1"}
+
+
+def test_epochs_and_evaluations(first):
+    _, run, document = first
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch")
+    evaluations = records_of_type(document, "activity", "prov4ml:Evaluation")
+    assert len(epochs) == 2 and len(evaluations) == 2
+    for epoch in epochs.values():
+        assert attr(epoch, "complete") is True and attr(epoch, "batches") == 6 and attr(epoch, "samples") == 192
+        assert attr(epoch, "steps") == 6 and attr(epoch, "loss.count") == 6
+        assert attr(epoch, "loss.min") <= attr(epoch, "loss.mean") <= attr(epoch, "loss.max")
+        assert relations(document, "wasStartedBy", activity=next(k for k, v in epochs.items() if v is epoch))
+    for evaluation in evaluations.values():
+        assert attr(evaluation, "samples") == 64 and attr(evaluation, "eval_loss.count") == 1
+    printed = [float(line.split()[-1]) for line in run.stdout.splitlines()]
+    recorded = [attr(evaluations[f"run:evaluation/{i}"], "eval_loss.first") for i in range(2)]
+    assert recorded == pytest.approx(printed, abs=1e-6)
+
+
+def test_loss_series_in_a_side_file(first):
+    _, run, document = first
+    rows = read_series(run.folder, document, "loss")
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+    assert [r["epoch"] for r in rows] == ["0"] * 6 + ["1"] * 6
+    epoch0 = document["activity"]["run:epoch/0"]
+    assert float(rows[0]["value"]) == attr(epoch0, "loss.first") and float(rows[5]["value"]) == attr(epoch0, "loss.last")
+
+
+def test_checkpoints_by_content_generated_by_their_epoch(first):
+    work, _, document = first
+    for epoch in (0, 1):
+        ident = "sha256:" + sha256(str(work / "checkpoints" / f"epoch{epoch}.pt"))
+        checkpoint = document["entity"][ident]
+        assert attr(checkpoint, "prov:type") == "prov4ml:Checkpoint" and attr(checkpoint, "epoch") == epoch
+        assert attr(checkpoint, "step") == 6 * (epoch + 1) and attr(checkpoint, "size") > 0
+        (generation,) = relations(document, "wasGeneratedBy", entity=ident)
+        assert generation["prov:activity"] == f"run:epoch/{epoch}"
+        end = document["activity"][f"run:epoch/{epoch}"]["prov:endTime"]
+        assert generation["prov:time"] <= end
+
+
+def test_resume_links_the_runs_by_checkpoint_hash(first):
+    work, _, first_document = first
+    checkpoint = str(work / "checkpoints" / "epoch1.pt")
+    ident = "sha256:" + sha256(checkpoint)
+    run = run_script("train_plain.py", "--epochs", "1", "--resume", checkpoint, "--out", "resumed",
+                     root=str(work / "runs2"), cwd=str(work))
+    assert run.returncode == 0, run.stderr
+    document = run.document()
+    assert ident in first_document["entity"] and ident in document["entity"]
+    assert relations(document, "used", activity="run:run", entity=ident)
+    (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
+    assert attr(optimizer, "stateLoaded") is True
+    assert attr(document["activity"]["run:epoch/0"], "prov4ml:index") == 0
+
+
+def test_outcome_is_bit_for_bit_identical(tmp_path):
+    weights = {}
+    for how in ("plain", "launcher"):
+        work = tmp_path / how
+        work.mkdir()
+        run = run_script("train_plain.py", "--epochs", "2", "--workers", "2", "--save-weights", "w.pt",
+                         root=str(work / "runs"), how=how, cwd=str(work))
+        assert run.returncode == 0, run.stderr
+        weights[how] = (torch.load(str(work / "w.pt")), run.stdout)
+    plain, recorded = weights["plain"], weights["launcher"]
+    assert plain[1] == recorded[1]
+    assert plain[0].keys() == recorded[0].keys()
+    assert all(torch.equal(plain[0][key], recorded[0][key]) for key in plain[0])
+
+
+def test_tensorboard_scalars_and_safetensors(tmp_path):
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("safetensors")
+    run = run_script("tensorboard_and_safetensors.py", str(tmp_path), root=str(tmp_path / "runs"))
+    assert run.returncode == 0, run.stderr
+    document = run.document()
+    rows = read_series(run.folder, document, "tensorboard/train/loss")
+    assert [int(r["step"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert "run:series/tensorboard/lrs/group0" in document["entity"]
+    assert attr(document["entity"]["run:param/tensorboard/lr"], "prov:value") == 0.1
+    ident = "sha256:" + sha256(str(tmp_path / "weights.safetensors"))
+    assert attr(document["entity"][ident], "api") == "safetensors"
+    assert relations(document, "wasGeneratedBy", entity=ident)
