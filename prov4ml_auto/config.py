@@ -109,7 +109,7 @@ class Config:
             return setting.parse(raw)
         except ValueError as exc:
             self.warnings.append(
-                f"prov4ml: ignoring {setting.env}={raw!r} ({exc}); using {_show(setting.default)}"
+                f"prov4ml: ignoring {setting.env}={raw!r} ({exc}); using {show_value(setting.default)}"
             )
             return setting.default
 
@@ -118,7 +118,7 @@ class Config:
         return "*" not in disabled and name not in disabled
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if isinstance(value, frozenset):
         return ",".join(sorted(value)) or "none"
     return repr(value)

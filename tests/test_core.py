@@ -243,3 +243,19 @@ def test_validate_command(tmp_path):
     truncated.write_bytes(open(path, "rb").read()[:50])
     bad = subprocess.run([tool, "validate", str(truncated)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_info_command_lists_settings_and_integrations():
+    shown = subprocess.run([os.path.join(BIN, "prov4ml"), "info"], capture_output=True, text=True, timeout=60,
+                   env={**os.environ, "PROV4ML_SYSTEM_INTERVAL": "soon"})
+    assert shown.returncode == 0, shown.stderr
+    assert "PROV4ML_DIR" in shown.stdout and "torch.optim" in shown.stdout
+    assert "ignoring PROV4ML_SYSTEM_INTERVAL='soon'" in shown.stdout
+
+
+def test_readme_documents_every_setting():
+    from prov4ml_auto.config import SETTINGS
+
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        readme = handle.read()
+    assert [s.env for s in SETTINGS if f"`{s.env}`" not in readme] == []

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = commands.add_parser("merge", help="combine the per-rank documents of one job into one document")
     merge.add_argument("folders", nargs="+", metavar="RUN_DIR")
     merge.add_argument("-o", "--output", metavar="FILE", help="where to write (default: RUN_DIR/prov.merged.json)")
+    commands.add_parser("info", help="show the settings, the switches and the integrations the agent would use here")
     return parser
 
 
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from prov4ml_auto.validate import main as validate_main
 
         return validate_main(options.files)
+    if options.tool == "info":
+        from prov4ml_auto.cli.info import main as info_main
+
+        return info_main()
     if options.tool == "recover":
         from prov4ml_auto.recover import main as recover_main
 
