@@ -1,7 +1,9 @@
 """Interpreter-start entry point (from the .pth file or a sitecustomize). Standard library only.
 
 Decides, as cheaply as possible, whether this process is recorded: the switch, the process's role and the
-configuration. Only then does it import the agent. Any failure is one stderr line; the job always runs.
+configuration. Only then does it import the agent. A main process records from the start; a spawned one
+(multiprocessing, or started by a recorded process) only once it trains; launchers and helpers never.
+Any failure is one stderr line; the job always runs.
 """
 
 from __future__ import annotations
@@ -42,15 +44,16 @@ def _start() -> None:
     if role == roles.LAUNCHER:
         _export_run_id()
         return
-    if role != roles.MAIN:
+    if role == roles.HELPER:
         return
     from prov4ml_auto.agent import activate
 
-    activate(config)
+    activate(config, lazy=role == roles.SPAWNED)
 
 
 def _export_run_id() -> None:
-    """A launcher (torchrun) is the parent of the ranks: give them one run id, record nothing itself."""
+    """A launcher (torchrun) is the parent of the ranks: give them one run id (its rendezvous id, when
+    it has one, so that the launchers of every node agree), record nothing itself."""
     if not os.environ.get("PROV4ML_RUN_ID"):
         from prov4ml_auto.agent import default_run_id
 

@@ -2,8 +2,14 @@
 
 Started by the bootstrap once it knows the agent is wanted. Exit paths: normal exit and ``sys.exit``
 (atexit), an uncaught exception (excepthook, then atexit), SIGTERM (a chained handler that writes the
-document then lets the signal end the process exactly as it would have), fork (the child drops the run).
+document then lets the signal end the process exactly as it would have), fork (the child drops the run),
+a multiprocessing child's end (its finalizer: such children leave by ``os._exit``).
 SIGKILL, ``os._exit`` and aborts leave the journal, which ``prov4ml recover`` turns into a document.
+
+A process started by multiprocessing or by a recorded process (roles.SPAWNED) is recorded lazily: it is
+instrumented at once, but its run opens only at its first training event (_HeldBuffer), in the folder of
+the nearest recorded process above it, which it names as its parent. DataLoader workers, the forkserver and
+helpers never train, so they never make a run.
 """
 
 from __future__ import annotations
@@ -15,24 +21,27 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from prov4ml_auto import collector, faults, integrations
+from prov4ml_auto import collector, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
-from prov4ml_auto.events import Buffer
+from prov4ml_auto.events import Buffer, Emit
 from prov4ml_auto.facts import environment_facts, git_facts, process_facts, script_facts, script_path, user_name
-from prov4ml_auto.files import Hasher
+from prov4ml_auto.files import Hasher, claim_folder, make_folder
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
-from prov4ml_auto.redact import redact_mapping
+from prov4ml_auto.redact import redact_mapping, redact_text
 from prov4ml_auto.roles import Placement, detect_placement
+from prov4ml_auto.system import recording as system_recording
 
 _agent: "Agent | None" = None
 
 
-def default_run_id(environ: Any = None) -> str:
-    """One id per job: the scheduler's when there is one, so every rank and node agrees on it."""
+def default_run_id(environ: Any = None, argv: list[str] | None = None) -> str:
+    """One id per job: the scheduler's when there is one, so every rank and node agrees on it; else
+    torchrun's rendezvous id from the command line (``argv``, by default this process's)."""
     environ = os.environ if environ is None else environ
     if environ.get("SLURM_JOB_ID"):
         parts = [environ["SLURM_JOB_ID"], environ.get("SLURM_STEP_ID", ""), environ.get("SLURM_ARRAY_TASK_ID", ""),
@@ -41,42 +50,79 @@ def default_run_id(environ: Any = None) -> str:
     elastic = environ.get("TORCHELASTIC_RUN_ID", "none")
     if elastic and elastic != "none":
         return f"elastic-{elastic}"
+    rendezvous = roles.rendezvous_id(argv)
+    if rendezvous:
+        return f"elastic-{rendezvous}"
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
 
 
-def default_run_name(argv: list[str]) -> str:
-    for flag, value in zip(argv, argv[1:]):
+def default_run_name(argv: list[str], orig_argv: list[str]) -> str:
+    """The script's name; for ``python -m pkg.train`` (argv[0] is still '-m' at start-up) the module's."""
+    if argv and argv[0] not in ("-c", "-m", ""):
+        return os.path.splitext(os.path.basename(argv[0]))[0] or "python"
+    for flag, value in zip(orig_argv, orig_argv[1:]):
         if flag == "-m":
             return value.rsplit(".", 1)[-1]
-    script = argv[0] if argv and argv[0] not in ("-c", "-m", "") else "python"
-    return os.path.splitext(os.path.basename(script))[0] or "python"
+    return "python"
 
 
 def document_name(placement: Placement) -> str:
-    return f"prov.rank{placement.rank}" if placement.distributed else "prov"
+    """The file stem: prov for a single process, prov.rank<N> for a rank; workers that torchrun restarted
+    add .restart<K>, so that they never replace the documents of the attempt before."""
+    if not placement.distributed:
+        return "prov"
+    return f"prov.rank{placement.rank}" + (f".restart{placement.restart}" if placement.restart else "")
 
 
 class Agent:
     """One recorded process: its buffer, collector and exit hooks."""
 
-    def __init__(self, config: Config, run_id: str) -> None:
+    def __init__(self, config: Config, run_id: str, lazy: bool = False) -> None:
         self.config = config
         self.run_id = run_id
-        self.placement = detect_placement()
+        self.lazy = lazy
+        self.placement: Placement | None = detect_placement()  # None: a lazily recorded process without a rank
+        self.parent: _Parent | None = None
         self.pid = os.getpid()
-        name = config.run_name or default_run_name(sys.argv)  # type: ignore[attr-defined]
-        self.folder = os.path.abspath(os.path.join(config.dir, f"{name}-{run_id}"))  # type: ignore[attr-defined]
-        stem = document_name(self.placement)
-        self.document_path = os.path.join(self.folder, stem + ".json")
-        self.journal_path = os.path.join(self.folder, stem + ".journal.jsonl")
-        self.buffer = Buffer(config.buffer_size)  # type: ignore[attr-defined]
+        self.created = time.time()
+        self.folder = self._default_folder()
+        self.scope = run_id  # the run namespace; differs from run_id when the folder had to be renamed
+        self.stem = self.document_path = self.journal_path = ""
+        capacity = config.buffer_size  # type: ignore[attr-defined]
+        self.buffer = _HeldBuffer(capacity, self._open_for_training) if lazy else Buffer(capacity)
         self.outcome: dict[str, Any] = {}
         self.finished = False
         self.collector: collector.Collector | None = None
 
     # --- start -------------------------------------------------------------------------------------
     def start(self) -> None:
-        os.makedirs(self.folder, exist_ok=True)
+        """Record from now on: open the run, then instrument libraries as they are imported."""
+        self._open()
+        integrations.install(self.config, self.buffer)
+
+    def wait_for_training(self) -> None:
+        """Instrument libraries now; open the run at the first training event (see _HeldBuffer)."""
+        integrations.install(self.config, self.buffer)
+        os.register_at_fork(after_in_child=self._after_fork_while_waiting)
+
+    def _open_for_training(self) -> bool:
+        """A lazily recorded process's first training events, on the thread that trains: open its run,
+        unless this is the parent's main module imported again (by spawn, or the forkserver) or a worker."""
+        if self.finished or roles.awaiting_target() or roles.in_dataloader_worker():
+            return False
+        try:
+            self._open()
+        except OSError as exc:
+            self.finished = True  # one warning, not one per optimizer
+            warn(f"prov4ml: not recording: cannot write to {self.folder} ({exc.strerror or exc})")
+            return False
+        self._announce()
+        return True
+
+    def _open(self) -> None:
+        """Folder, journal, collector and exit hooks; the run begins at the process's start."""
+        self.parent = _Parent.from_environment() if self.lazy else None
+        self._make_folder()
         journal = JournalWriter(self.journal_path, {"prefix": self._prefixes(), "run": RUN,
                                                     "document": os.path.basename(self.document_path)})
         hasher = Hasher(self.config.hash_max_mb * 2**20, self.config.hash_budget)  # type: ignore[attr-defined]
@@ -88,18 +134,74 @@ class Agent:
         collector.register({"run_begin": _on_run_begin, "run_end": _on_run_end,
                             "hyperparameters": _on_hyperparameters})
         collector.periodic.append(_FactsGatherer().tick)
-        self.buffer.emit("run_begin", list(sys.argv), os.getcwd(), self.pid, self._placement_facts())
+        system_recording.install(recorder, self.config)
+        self.buffer.queue.appendleft((self.created, "run_begin", list(sys.orig_argv), os.getcwd(), self.pid,
+                                      self._placement_facts(), self.parent))  # before any event held until now
         self.collector.start()
         self._install_exit_hooks()
-        integrations.install(self.config, self.buffer)
+        self._export_as_parent()
+
+    def _make_folder(self) -> None:
+        """The ranks of one job share a folder (one document each); any other process gets a folder of its
+        own, so two processes of one job running the same script never write into each other's files. A lazily
+        recorded process writes beside its parent's document, under a name of its own."""
+        if self.lazy:
+            self.stem = self._lazy_stem()
+            if self.parent is not None:
+                self.folder, self.scope = os.path.dirname(self.parent.document), self.parent.scope
+            else:  # named now: by this time a spawned child's sys.argv is its parent's
+                self.folder = self._default_folder()
+            make_folder(self.folder)
+        else:
+            assert self.placement is not None  # only a lazily recorded process may have none
+            self.stem = document_name(self.placement)
+            if self.placement.distributed:
+                make_folder(self.folder)
+            else:
+                base, self.folder = self.folder, claim_folder(self.folder)
+                self.scope = self.run_id + self.folder[len(base):]
+        self.document_path = os.path.join(self.folder, self.stem + ".json")
+        self.journal_path = os.path.join(self.folder, self.stem + ".journal.jsonl")
+
+    def _default_folder(self) -> str:
+        name = self.config.run_name or default_run_name(sys.argv, sys.orig_argv)  # type: ignore[attr-defined]
+        return os.path.abspath(os.path.join(self.config.dir, f"{name}-{self.run_id}"))  # type: ignore[attr-defined]
+
+    def _lazy_stem(self) -> str:
+        """By rank when this process has one of its own (it joined a process group, or a launcher gave it
+        one), else by pid: a rank inherited with the environment of a ranked parent is not its own."""
+        placement = roles.process_group_placement() or detect_placement()
+        stem = document_name(placement)
+        parent_file = os.path.basename(self.parent.document) if self.parent is not None else ""
+        if placement.distributed and stem + ".json" != parent_file:
+            self.placement = placement
+            return stem
+        self.placement = None
+        return f"prov.pid{self.pid}"
 
     def _prefixes(self) -> dict[str, str]:
-        scope = f"{self.run_id}/rank{self.placement.rank}/" if self.placement.distributed else f"{self.run_id}/"
-        return {"prov4ml": PROV4ML_NS, "run": RUN_NS_ROOT + scope, "sha256": SHA256_NS}
+        namespace = roles.member_namespace(f"{RUN_NS_ROOT}{self.scope}/", roles.member_of(self.stem))
+        prefixes = {"prov4ml": PROV4ML_NS, "run": namespace, "sha256": SHA256_NS}
+        if self.parent is not None:
+            prefixes["parent"] = self.parent.namespace
+        return prefixes
 
     def _placement_facts(self) -> dict[str, Any]:
-        return {"runId": self.run_id, "rank": self.placement.rank, "localRank": self.placement.local_rank,
-                "worldSize": self.placement.world_size}
+        """Run id, the job's scheduler facts, and the rank facts when this process has a rank of its own."""
+        facts: dict[str, Any] = {"runId": self.run_id, "parentPid": os.getppid(), **roles.job_tags()}
+        if self.placement is not None:
+            facts.update(rank=self.placement.rank, localRank=self.placement.local_rank,
+                         worldSize=self.placement.world_size)
+        return facts
+
+    def _export_as_parent(self) -> None:
+        """Processes started from now on find this run: those that train join it (roles.PARENT_*)."""
+        os.environ.update({roles.PARENT_PID: str(self.pid), roles.PARENT_DOCUMENT: self.document_path,
+                           roles.PARENT_RUN: self._prefixes()["run"] + RUN.partition(":")[2]})
+
+    def _announce(self) -> None:
+        if not self.config.quiet:  # type: ignore[attr-defined]
+            warn(f"prov4ml: recording run {self.run_id} -> {self.document_path}")
 
     def _install_exit_hooks(self) -> None:
         atexit.register(self.finish)
@@ -110,6 +212,10 @@ class Agent:
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, self._on_sigterm)
         os.register_at_fork(after_in_child=self._after_fork_in_child)
+        if roles.multiprocessing_target_running():
+            from multiprocessing import util
+
+            util.Finalize(None, self._finish_multiprocessing_child, exitpriority=0)
 
     # --- exit paths --------------------------------------------------------------------------------
     def _exit(self, status: Any = None) -> None:
@@ -118,25 +224,54 @@ class Agent:
         self._original_exit(status)
 
     def _excepthook(self, kind: type, value: BaseException, tb: Any) -> None:
-        try:
-            self.outcome = {
-                "exit": 130 if issubclass(kind, KeyboardInterrupt) else 1,
-                "status": "interrupted" if issubclass(kind, KeyboardInterrupt) else "failed",
-                "exception": f"{kind.__module__}.{kind.__qualname__}",
-                "exceptionMessage": str(value)[:2000],
-                "traceback": "".join(traceback.format_exception(kind, value, tb, limit=8))[-4000:],
-            }
-        except Exception as exc:
-            faults.caught("agent.excepthook", exc, reraise=False)
+        self._record_exception(kind, value, tb)
         self._previous_excepthook(kind, value, tb)
 
+    def _record_exception(self, kind: type, value: BaseException, tb: Any) -> None:
+        self.outcome = {
+            "exit": 130 if issubclass(kind, KeyboardInterrupt) else 1,
+            "status": "interrupted" if issubclass(kind, KeyboardInterrupt) else "failed",
+            "exception": f"{kind.__module__}.{kind.__qualname__}",
+        }
+        try:  # messages quote URLs and settings: redact before cutting, so no secret is cut in half
+            self.outcome["exceptionMessage"] = redact_text(str(value))[:2000]
+            text = "".join(traceback.format_exception(kind, value, tb, limit=8))
+            self.outcome["traceback"] = redact_text(text)[-4000:]
+        except Exception as exc:  # a user's __str__ may raise
+            faults.caught("agent.excepthook", exc, reraise=False)
+
+    def _finish_multiprocessing_child(self) -> None:
+        """multiprocessing reports its children's exceptions itself and ends fork and forkserver children by
+        ``os._exit``: neither the excepthook nor atexit sees the end. Its finalizers run while the target's
+        exception, if any, is still being handled."""
+        kind, value, tb = sys.exc_info()
+        if isinstance(value, SystemExit):
+            self.outcome.setdefault("exit", _exit_code(value.code))
+        elif kind is not None and value is not None:
+            self._record_exception(kind, value, tb)
+        self.finish()
+
     def _on_sigterm(self, signum: int, frame: Any) -> None:
-        """Write the document, then end by SIGTERM exactly as the default disposition would."""
-        if os.getpid() == self.pid:
+        """Stand in for the default disposition: write the document, then end by SIGTERM as it would.
+
+        Called by a handler installed after ours (frameworks such as Lightning call "the previous handler"
+        and carry on, to checkpoint and requeue), it does nothing: without the agent there would have been
+        no previous handler to call, and ending the job here would take that decision away from them."""
+        if signal.getsignal(signal.SIGTERM) != self._on_sigterm:
+            return
+        if os.getpid() == self.pid and self.collector is not None:
             self.outcome = {"exit": -signal.SIGTERM, "status": "terminated", "signal": "SIGTERM"}
             self.finish()
+            self.collector.written.wait(self.config.exit_timeout)  # type: ignore[attr-defined]  (if atexit began it)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
+
+    def _after_fork_while_waiting(self) -> None:
+        """A child forked before the run opened (by the forkserver, say) may train itself: it waits afresh."""
+        if self.collector is None:
+            self.pid, self.created = os.getpid(), time.time()
+            self.buffer.reset_after_fork()
+            self.buffer.owner_pid = self.pid
 
     def _after_fork_in_child(self) -> None:
         """A forked child (a DataLoader worker) has no run: drop the inherited buffer and exit hooks."""
@@ -182,12 +317,29 @@ def _exit_code(status: Any) -> int:
 
 
 # --- run-level handlers (collector thread) -----------------------------------------------------------
-def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: int, placement: dict) -> None:
+def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: int, placement: dict,
+                  parent: "_Parent | None") -> None:
     recorder.begin_run(t, {**process_facts(argv, cwd, pid), **placement}, user_name(), None)
+    if parent is not None:
+        _link_parent(recorder, t, parent)
+
+
+def _link_parent(recorder: Recorder, t: float, parent: "_Parent") -> None:
+    """The run of the nearest recorded process above this one: declared here with its pid and document, so
+    that the link resolves within this document too (the parent's own document describes it); it started
+    this run, and the run names it (``parentPid`` stays the operating system's parent, a forkserver say)."""
+    recorder.doc.activity(parent.ident, {"prov:type": QName("prov4ml:TrainingRun"), "pid": parent.pid,
+                                         "document": os.path.basename(parent.document)})
+    recorder.doc.relation("wasStartedBy", {"prov:activity": RUN, "prov:starter": parent.ident}, time=t)
+    recorder.update_run({"parentRun": QName(parent.ident)})
 
 
 def _on_run_end(recorder: Recorder, t: float, outcome: dict[str, Any], dropped: int) -> None:
     recorder.end_all_phases(t)
+    try:  # now, not when the document is written: a series that cannot be written is counted in it
+        recorder.flush_series()
+    except OSError as exc:
+        faults.caught("series", exc, reraise=False)
     diagnostics = {
         "eventsDropped": dropped,
         "agentErrors": faults.total(),
@@ -231,25 +383,98 @@ class _FactsGatherer:
                                           **git_facts(os.path.dirname(path))})
 
 
-def activate(config: Config) -> Agent | None:
-    """Start recording this process; on any failure, one warning and the job runs untouched."""
+def activate(config: Config, lazy: bool = False) -> Agent | None:
+    """Start recording this process, or with ``lazy`` only from its first training event (see _HeldBuffer).
+    On any failure, one warning and the job runs untouched."""
     global _agent
     if _agent is not None:
         return _agent
     faults.strict = bool(config.strict)  # type: ignore[attr-defined]
     run_id = config.run_id or os.environ.get("PROV4ML_RUN_ID") or default_run_id()  # type: ignore[attr-defined]
     os.environ["PROV4ML_RUN_ID"] = run_id
-    agent = Agent(config, run_id)
+    agent = Agent(config, run_id, lazy)
+    if lazy:
+        agent.wait_for_training()
+        _agent = agent
+        return agent
     try:
         agent.start()
     except OSError as exc:
         warn(f"prov4ml: not recording: cannot write to {agent.folder} ({exc.strerror or exc})")
         return None
     _agent = agent
-    if not config.quiet:  # type: ignore[attr-defined]
-        warn(f"prov4ml: recording run {run_id} -> {agent.folder}")
+    agent._announce()
     return agent
 
 
 def current() -> Agent | None:
     return _agent
+
+
+# --- lazily recorded processes -----------------------------------------------------------------------
+TRAINING_EVENTS = frozenset({"optimizer"})  # event kinds that show that a process trains
+_HELD_MAX = 1000
+
+
+class _HeldBuffer(Buffer):
+    """The buffer of a process that records only once it trains (roles.SPAWNED).
+
+    Until then lineage events are held (the first _HELD_MAX; later ones are counted as dropped) and per-step
+    events discarded, and each training event asks ``trigger`` to open the run. The run then begins with the
+    held events, which tell how the training was set up (seeds, checkpoints loaded, datasets). A DataLoader
+    worker holds a handful of events and exits: no folder, no thread, no exit hook.
+    """
+
+    def __init__(self, capacity: int, trigger: Callable[[], bool]) -> None:
+        self.waiting = True
+        self.trigger = trigger
+        super().__init__(capacity)
+
+    def _emitters(self) -> tuple[Emit, Emit]:
+        emit, emit_hot = super()._emitters()
+
+        def held_emit(*event: Any) -> None:
+            if self.waiting and event[0] in TRAINING_EVENTS and self.trigger():
+                self.waiting = False
+            if self.waiting and len(self.queue) >= _HELD_MAX:
+                self.dropped += 1
+            else:
+                emit(*event)
+
+        def held_emit_hot(*event: Any) -> None:
+            if not self.waiting:
+                emit_hot(*event)
+
+        return held_emit, held_emit_hot
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """The nearest recorded process above this one, as it exported itself (Agent._export_as_parent)."""
+
+    pid: int
+    run: str  # the IRI of its run activity
+    document: str  # the absolute path of its document
+
+    @classmethod
+    def from_environment(cls) -> "_Parent | None":
+        pid, run, document = (os.environ.get(name, "") for name in
+                              (roles.PARENT_PID, roles.PARENT_RUN, roles.PARENT_DOCUMENT))
+        if not (pid.isdigit() and run.startswith(RUN_NS_ROOT) and os.path.isabs(document)):
+            return None
+        return cls(int(pid), run, document)
+
+    @property
+    def namespace(self) -> str:
+        """Bound to the prefix ``parent`` in the child's document."""
+        return self.run.rpartition("/")[0] + "/"
+
+    @property
+    def ident(self) -> str:
+        return "parent:" + self.run.rpartition("/")[2]
+
+    @property
+    def scope(self) -> str:
+        """The run's scope (its namespace below RUN_NS_ROOT), shared by every document in its folder."""
+        run_namespace = roles.run_namespace(self.namespace, roles.member_of(self.document)) or self.namespace
+        return run_namespace[len(RUN_NS_ROOT):-1]

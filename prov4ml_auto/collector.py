@@ -85,8 +85,8 @@ class Collector(threading.Thread):
             self.recorder.doc.set_listener(None)
 
     def _finish(self) -> None:
+        self.recorder.close_series(os.path.dirname(self.document_path))
         try:
-            self.recorder.close_series(os.path.dirname(self.document_path))
             write_atomic(self.document_path, orjson.dumps(self.recorder.doc.to_dict()))
             self._flush_journal(final=True)
         except Exception as exc:

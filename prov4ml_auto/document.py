@@ -47,11 +47,39 @@ def format_time(timestamp: float) -> str:
 
 def format_double(value: float) -> str:
     """xsd:double lexical form; NaN and infinities use XML Schema's own spellings NaN, INF, -INF."""
-    if math.isnan(value):
+    number = float(value)  # an exact float: numpy's float64 reprs as "np.float64(0.1)"
+    if math.isnan(number):
         return "NaN"
-    if math.isinf(value):
-        return "INF" if value > 0 else "-INF"
-    return repr(value)
+    if math.isinf(number):
+        return "INF" if number > 0 else "-INF"
+    return repr(number)
+
+
+def utf8_text(text: str) -> str:
+    """A string orjson can write. Undecodable bytes in argv or paths arrive as lone surrogates, which
+    orjson refuses (losing the whole document): they become \\xNN escapes, other lone surrogates \\uNNNN."""
+    text = str.__str__(text)  # a str subclass may override encode() or __len__
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _integer(value: int) -> Any:
+    """xsd:long or xsd:integer digits. int's own methods, not the value's: an int subclass (an IntEnum,
+    a user type) may print as a name or override comparisons."""
+    number = int.__int__(value)
+    try:
+        digits = int.__repr__(number)
+    except ValueError:  # beyond Python's 4300-digit conversion limit
+        return f"<integer of {number.bit_length()} bits>"
+    return {"$": digits, "type": "xsd:long" if _LONG_MIN <= number <= _LONG_MAX else "xsd:integer"}
 
 
 def typed(value: Any) -> Any:
@@ -59,14 +87,13 @@ def typed(value: Any) -> Any:
     if isinstance(value, QName):
         return {"$": str(value), "type": "xsd:QName"}
     if isinstance(value, str):
-        return value
+        return utf8_text(value)
     if isinstance(value, bool):
         return {"$": "true" if value else "false", "type": "xsd:boolean"}
     if isinstance(value, int):
-        kind = "xsd:long" if _LONG_MIN <= value <= _LONG_MAX else "xsd:integer"
-        return {"$": str(value), "type": kind}
+        return _integer(value)
     if isinstance(value, float):
-        return {"$": format_double(value), "type": "xsd:double"}
+        return {"$": format_double(float.__float__(value)), "type": "xsd:double"}
     if isinstance(value, _dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
         return {"$": aware.isoformat(), "type": "xsd:dateTime"}
@@ -76,7 +103,7 @@ def typed(value: Any) -> Any:
 def bounded_repr(value: Any, limit: int = 1000) -> str:
     """repr() that survives hostile objects and never grows a document without bound."""
     try:
-        text = value if isinstance(value, str) else repr(value)
+        text = utf8_text(value if isinstance(value, str) else repr(value))
     except Exception as exc:  # a user's __repr__ may raise
         text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
     return text if len(text) <= limit else text[:limit] + "..."

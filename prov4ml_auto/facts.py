@@ -22,9 +22,15 @@ from prov4ml_auto.redact import allowed_environment, redact_argv, redact_text
 _GIT_TIMEOUT = 5.0
 
 
+_COMMAND_LIMIT = 8192
+
+
 def process_facts(argv: list[str], cwd: str, pid: int) -> dict[str, Any]:
+    command = " ".join(redact_argv(argv))
+    if len(command) > _COMMAND_LIMIT:  # argv can be megabytes (file lists); keep the document compact
+        command = f"{command[:_COMMAND_LIMIT]}... ({len(command) - _COMMAND_LIMIT} more characters)"
     return {
-        "command": " ".join(redact_argv(argv)),
+        "command": command,
         "cwd": cwd,
         "pid": pid,
         "hostname": socket.gethostname(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import time
@@ -9,7 +11,35 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 _CHUNK = 1 << 20
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+
+
+def claim_folder(base: str, attempts: int = 1000) -> str:
+    """A new folder that is ours alone: ``base``, else ``base-2``, ``base-3``... Two processes given one run id
+    and script (a job script running train.py twice) never share one, and a planted symlink is never used."""
+    os.makedirs(os.path.dirname(base), exist_ok=True)
+    for number in range(1, attempts + 1):
+        folder = base if number == 1 else f"{base}-{number}"
+        try:
+            os.mkdir(folder)
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"{attempts} run folders already exist", base)
+
+
+def make_folder(path: str) -> None:
+    """A folder several processes share (the ranks of one job), never reached through a planted symlink."""
+    os.makedirs(path, exist_ok=True)
+    if os.path.islink(path):
+        raise OSError(errno.ELOOP, "refusing an output folder that is a symbolic link", path)
+
+
+def open_for_writing(path: str) -> int:
+    """A file descriptor for writing ``path`` from its start; a symlink planted there is refused, not followed."""
+    return os.open(path, _WRITE_FLAGS, 0o666)
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -18,13 +48,18 @@ def write_atomic(path: str, data: bytes) -> None:
     temp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(temp, _TMP_FLAGS, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)  # a full disk leaves no half-written temp file behind
+        raise
 
 
 @dataclass(frozen=True)

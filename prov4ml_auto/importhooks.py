@@ -3,23 +3,22 @@
 The bootstrap must register hooks for torch, transformers and lightning at interpreter start, before it
 knows whether they will ever be imported. ``wrapt.register_post_import_hook`` would do this, but importing
 wrapt 2.x costs 70-90 ms (it pulls in asyncio), more than our whole start-up budget. This finder is the
-same mechanism in a few lines; wrapt is imported only when an integration actually patches something.
+same mechanism in a few lines, and imports nothing: not even ``importlib.abc``, whose import pulls in
+``importlib.resources``, ``pathlib`` and ``tempfile`` (and ``random``, whose seed integration then patches).
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import sys
-import threading
 from types import ModuleType
 from typing import Any, Callable
 
 Hook = Callable[[ModuleType], None]
 
 
-class _HookedLoader(importlib.abc.Loader):
-    """Runs the real loader, puts it back on the module, then calls the hooks."""
+class _HookedLoader:
+    """Runs the real loader, puts it back on the module, then calls the hooks (the import system needs only
+    ``create_module`` and ``exec_module``; anything else is the real loader's)."""
 
     def __init__(self, loader: Any, fire: Callable[[ModuleType], None]) -> None:
         self._loader = loader
@@ -39,12 +38,12 @@ class _HookedLoader(importlib.abc.Loader):
         return getattr(self._loader, name)
 
 
-class PostImportFinder(importlib.abc.MetaPathFinder):
-    """A meta path entry that only intercepts the names it has hooks for."""
+class PostImportFinder:
+    """A meta path entry that only intercepts the names it has hooks for: it asks the finders after it for
+    the real spec, and hands back that spec with the loader wrapped."""
 
     def __init__(self) -> None:
         self._hooks: dict[str, list[Hook]] = {}
-        self._resolving = threading.local()
 
     def register(self, name: str, hook: Hook) -> None:
         module = sys.modules.get(name)
@@ -54,17 +53,23 @@ class PostImportFinder(importlib.abc.MetaPathFinder):
         self._hooks.setdefault(name, []).append(hook)
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in self._hooks or getattr(self._resolving, fullname, False):
+        if fullname not in self._hooks:
             return None
-        setattr(self._resolving, fullname, True)
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            setattr(self._resolving, fullname, False)
+        spec = self._real_spec(fullname, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return None
         spec.loader = _HookedLoader(spec.loader, self._fire)
         return spec
+
+    def _real_spec(self, fullname: str, path: Any, target: Any) -> Any:
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
 
     def _fire(self, module: ModuleType) -> None:
         for hook in self._hooks.pop(module.__name__, []):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
+from prov4ml_auto import faults
 from prov4ml_auto.document import QName, Document, local_name
 from prov4ml_auto.files import FileDigest, Hasher
 from prov4ml_auto.series import Aggregate, Series
@@ -47,7 +48,10 @@ class Recorder:
         self.series: dict[str, Series] = {}
         self.counters: dict[str, int] = {}
         self._known_files: dict[tuple, str] = {}
+        self._generated: set[str] = set()
         self.phase_watchers: list[PhaseWatcher] = []  # (phase, time, ending) -> extra attributes
+        self.trainer: str | None = None  # the trainer integration whose loop is running (see claim_trainer)
+        self.trainer_folders: tuple[str, ...] = ()
 
     # --- run ---------------------------------------------------------------------------------------
     def begin_run(self, start: float, run: Mapping[str, Any], user: str, script: Mapping[str, Any] | None) -> None:
@@ -132,24 +136,53 @@ class Recorder:
     def phase_uses(self, phase: Phase, entity: str) -> None:
         self.doc.relation("used", {"prov:activity": phase.ident, "prov:entity": entity})
 
+    # --- trainer ownership -------------------------------------------------------------------------
+    def claim_trainer(self, name: str, folders: Iterable[str] = ()) -> None:
+        """A trainer's loop (Hugging Face, Lightning) runs from now until ``release_trainer``: one fact, one
+        record. The trainer's own hooks record its epochs and evaluations, its step count, the values it
+        logs (its losses among them) and the files it saves below ``folders``; the torch-level handlers
+        consult ``trainer`` and ``owned_by_trainer`` on the collector and leave those facts to it. They keep
+        what only they see: optimizers and their step counts, models, DataLoaders and datasets, other files.
+        Called again while the loop runs, it adds folders."""
+        self.trainer = name
+        self.trainer_folders += tuple(os.path.join(os.path.abspath(folder), "") for folder in folders)
+
+    def release_trainer(self) -> None:
+        self.trainer = None
+        self.trainer_folders = ()
+
+    def owned_by_trainer(self, path: str) -> bool:
+        """A file the running trainer saves in one of its checkpoint folders (it records the whole folder)."""
+        return self.trainer is not None and os.path.abspath(path).startswith(self.trainer_folders)
+
     # --- metrics -----------------------------------------------------------------------------------
-    def metric(self, name: str, value: float, time: float, step: int | None = None) -> None:
-        """A value at a step: one row in the series' side file, one update of the open phases' aggregates."""
+    def metric(self, name: str, value: float, time: float, step: int | None = None, per_phase: bool = True) -> None:
+        """A value at a step: one row in the series' side file, one update of the open phases' aggregates
+        (``per_phase=False`` where a phase watcher summarises the series itself, as system metrics do)."""
         series = self.series.get(name)
         if series is None:
             series = self.series[name] = Series(os.path.join(self.series_dir, local_name(name) + ".csv"))
         epoch = None if self.epoch is None else self.epoch.index
         series.add(self.global_step if step is None else step, epoch, time, value)
-        for phase in self.phases.values():
+        for phase in self.phases.values() if per_phase else ():
             phase.metrics.setdefault(name, Aggregate()).add(value)
 
     def flush_series(self) -> None:
         for series in self.series.values():
-            series.flush()
+            try:
+                series.flush()
+            except OSError as exc:
+                faults.caught("series", exc, reraise=False)
 
     def close_series(self, run_folder: str) -> None:
+        """Reference every series from the document; one that cannot be closed (a full disk) is counted
+        and left out, the others are still written."""
         for name, series in self.series.items():
-            digest = series.close()
+            try:
+                digest = series.close()
+            except OSError as exc:
+                faults.caught("series", exc, reraise=False)
+                continue
             if digest is None:
                 continue
             ident = f"run:series/{local_name(name)}"
@@ -187,7 +220,11 @@ class Recorder:
         """``ident`` was generated now, by the latest epoch (or by the run before any epoch).
 
         A checkpoint is usually written after the epoch's pass over its data has ended; the epoch then
-        lasts until that moment, so that the generation falls inside the activity that generated it."""
+        lasts until that moment, so that the generation falls inside the activity that generated it.
+        The same content written again (one file saved twice) keeps its first generation: an entity has one."""
+        if ident in self._generated:
+            return {}
+        self._generated.add(ident)
         epoch = self.epoch
         where = {"step": self.global_step, "epoch": None if epoch is None else epoch.index}
         if epoch is not None and epoch.closed:

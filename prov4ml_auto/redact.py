@@ -1,13 +1,35 @@
-"""Secrets never reach a file: every rule for recognising and hiding them lives here."""
+"""Secrets never reach a file: every rule for recognising and hiding them lives here.
+
+Names: a credential word anywhere in the name (DB_PASSWORD, AWS_SECRET_ACCESS_KEY, x-api-key), or a last
+word that names one (hub_token, api_key, auth), so hyperparameters that merely contain such a word
+(num_key_value_heads, tokenizer_name, author) are kept. Text: URL credentials (scheme://user:pass@host),
+``name=value`` and ``"name": value`` pairs with a secret name (query strings, reprs, JSON, command lines)
+and well-known token formats. Containers are redacted item by item; any other object is redacted as the text it will be written as.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping
 
+from prov4ml_auto.document import bounded_repr
+
 REDACTED = "<redacted>"
-_SECRET_NAME = re.compile(r"(key|token|secret|passw|pwd|auth|credential|cookie|session|private)", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s:]+(:[^/@\s]*)?@")
+_SECRET_PARTS = ("passw", "pwd", "secret", "credential", "apikey", "privatekey", "accesskey", "cookie")
+_SECRET_LAST_WORDS = frozenset({"key", "token", "auth", "authorization", "session", "pass", "passphrase"})
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+# The look-behinds start a match only at the start of a word: linear time on megabyte-long arguments.
+_URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]*@")
+_ASSIGNMENT = re.compile(
+    r"(?<![\w.\-])(?P<key>[\"']?(?P<name>[A-Za-z_\-][\w.\-]*)[\"']?)"
+    r"(?P<sep>\s*(?:=|:(?!//))\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;&)\]}]+)"
+)
+_SECRET_VALUE = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w\-]{20,}|hf_[A-Za-z0-9]{20,}"
+    r"|sk-[\w\-]{20,}|xox[abprs]-[\w\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[\w\-]{10,}\.[\w\-]{10,}\.[\w\-]{10,})"
+    r"|(?i:bearer)\s+[\w\-.~+/]{8,}=*"
+)
+_MAX_DEPTH = 8
 
 ENV_ALLOWLIST_PREFIXES = ("SLURM_", "PBS_", "LSB_", "CUDA_", "NCCL_", "TORCHELASTIC_")
 ENV_ALLOWLIST = frozenset({
@@ -17,23 +39,56 @@ ENV_ALLOWLIST = frozenset({
 
 
 def is_secret_name(name: str) -> bool:
-    """Names such as api_key, hub_token, DB_PASSWORD or auth look secret."""
-    return bool(_SECRET_NAME.search(name))
+    """Names such as api_key, hubToken, DB_PASSWORD or auth look secret; num_key_value_heads does not."""
+    compact = re.sub(r"[^a-z0-9]", "", name.lower())
+    if any(part in compact for part in _SECRET_PARTS):
+        return True
+    words = _WORDS.findall(name)
+    return bool(words) and words[-1].lower() in _SECRET_LAST_WORDS
 
 
 def redact_text(text: str) -> str:
-    """Hide credentials embedded in URLs (scheme://user:pass@host)."""
-    return _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    """Hide URL credentials, secret ``name=value`` pairs and well-known token formats inside free text."""
+    text = _SECRET_VALUE.sub(REDACTED, text)
+    text = _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    return _ASSIGNMENT.sub(_redact_assignment, text)
 
 
-def redact_value(name: str, value: Any) -> Any:
+def _redact_assignment(match: re.Match[str]) -> str:
+    if not is_secret_name(match.group("name")):
+        return match.group(0)
+    return match.group("key") + match.group("sep") + REDACTED
+
+
+def redact_value(name: str, value: Any, depth: int = 0) -> Any:
+    """A named value: hidden whole when the name looks secret, else scrubbed (see ``scrub``)."""
     if is_secret_name(name):
         return REDACTED
-    return redact_text(value) if isinstance(value, str) else value
+    return scrub(value, depth)
 
 
-def redact_mapping(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: redact_value(str(key), value) for key, value in values.items()}
+def scrub(value: Any, depth: int = 0) -> Any:
+    """Numbers stay; strings, dicts, lists and tuples are redacted item by item (dict keys name their
+    values); anything else becomes its redacted repr, since that repr is what a document would hold."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth < _MAX_DEPTH and isinstance(value, Mapping):
+        return {key: redact_value(_key_name(key), item, depth + 1) for key, item in value.items()}
+    if depth < _MAX_DEPTH and isinstance(value, (list, tuple)):
+        items = [scrub(item, depth + 1) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return redact_text(bounded_repr(value))
+
+
+def _key_name(key: Any) -> str:
+    return key if isinstance(key, str) else bounded_repr(key)
+
+
+def redact_mapping(values: Mapping[Any, Any]) -> dict[Any, Any]:
+    """Hyperparameters, argparse namespaces, trainer arguments: one rule for every named value."""
+    return {key: redact_value(_key_name(key), value) for key, value in values.items()}
 
 
 def redact_argv(argv: list[str]) -> list[str]:

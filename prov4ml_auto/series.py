@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from prov4ml_auto.document import format_double
+from prov4ml_auto.files import make_folder, open_for_writing
 
 
 class Aggregate:
@@ -55,26 +56,34 @@ class Series:
         self.aggregate = Aggregate()
         self._rows: list[str] = []
         self._handle: Any = None
+        self.failed = False  # the file could not be written (full disk): stop trying, keep the aggregates
 
     def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
         self.aggregate.add(value)
-        self._rows.append(f"{step},{'' if epoch is None else epoch},{time:.6f},{format_double(value)}\n")
+        if not self.failed:
+            self._rows.append(f"{step},{'' if epoch is None else epoch},{time:.6f},{format_double(value)}\n")
 
     def flush(self) -> None:
-        if not self._rows:
+        """Raises OSError once, when the file cannot be written; later calls do nothing."""
+        if not self._rows or self.failed:
             return
-        if self._handle is None:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            self._handle = open(self.path, "w", encoding="ascii", newline="")
-            self._handle.write("step,epoch,time,value\n")
-        self._handle.writelines(self._rows)
-        self._rows = []
-        self._handle.flush()
+        try:
+            if self._handle is None:
+                make_folder(os.path.dirname(self.path))
+                self._handle = open(open_for_writing(self.path), "w", encoding="ascii", newline="")
+                self._handle.write("step,epoch,time,value\n")
+            self._handle.writelines(self._rows)
+            self._handle.flush()
+        except OSError:
+            self.failed = True
+            raise
+        finally:
+            self._rows = []
 
     def close(self) -> str | None:
-        """Flush, close and return the file's sha256 (None when the series had no value)."""
+        """Flush, close and return the file's sha256 (None when the series had no value or failed)."""
         self.flush()
-        if self._handle is None:
+        if self._handle is None or self.failed:
             return None
         self._handle.close()
         digest = hashlib.sha256()

@@ -100,3 +100,118 @@ def records_of_type(document: dict, kind: str, prov_type: str) -> dict[str, dict
 def relations(document: dict, kind: str, **formal: str) -> list[dict]:
     return [rel for rel in document.get(kind, {}).values()
             if all(rel.get(f"prov:{key}") == value for key, value in formal.items())]
+
+
+# --- jobs that are signalled while they run (crash safety, recovery) ---------------------------------
+import queue  # noqa: E402  (this section was added at the end of the file, imports included)
+import threading  # noqa: E402
+import time  # noqa: E402
+
+
+class Job:
+    """A script running in the background; reader threads collect its output so a test can wait for a line
+    (and full pipes never stall the job)."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: str, preexec_fn=None) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        errors="replace", env=env, cwd=cwd, preexec_fn=preexec_fn)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=lambda: self._stderr.extend(self.process.stderr), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        """Block until the job prints a line starting with ``text``; if it never does, kill it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                self.process.kill()
+                raise AssertionError(f"no {text!r} within {timeout} s:\n{self.stderr}") from None
+            if line is None:
+                raise AssertionError(f"job ended before printing {text!r}:\n{self.stderr}")
+            self.stdout.append(line)
+            if line.startswith(text):
+                return
+
+    def finish(self, timeout: float = 60) -> int:
+        """Wait for the exit (reaping the process, so it is no zombie) and for all its output; a job still
+        running after ``timeout`` is killed."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        for reader in self._readers:
+            reader.join(timeout)
+        while (line := self.lines.get()) is not None:
+            self.stdout.append(line)
+        return code
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr)
+
+
+def start_script(script: str, *args: str, root: str, agent: bool = True, env: dict[str, str] | None = None,
+                 cwd: str | None = None, preexec_fn=None) -> Job:
+    """integration/<script> under prov4ml-run (``agent``) or plain, running in the background."""
+    path = script if os.path.isabs(script) else os.path.join(INTEGRATION, script)
+    command = [PYTHON, path, *args]
+    environment = agent_env(root, **(env or {}))
+    if agent:
+        command = [os.path.join(BIN, "prov4ml-run"), *command]
+    else:
+        environment = {k: v for k, v in environment.items() if not k.startswith("PROV4ML_")}
+    return Job(command, environment, cwd or _existing_parent(root), preexec_fn)
+
+
+def prov4ml(*args: str) -> subprocess.CompletedProcess:
+    """The ``prov4ml`` tool, as a user runs it."""
+    return subprocess.run([os.path.join(BIN, "prov4ml"), *args], capture_output=True, text=True, timeout=120)
+
+
+# --- jobs of several processes (torchrun, SLURM tasks, multiprocessing) ------------------------------
+import signal  # noqa: E402
+import socket  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port free right now, for a rendezvous (gloo, torchrun's c10d) on this machine."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_command(command: list[str], root: str, env: dict[str, str] | None = None, cwd: str | None = None) -> Job:
+    """Any command (torchrun, prov4ml-run ...) in the agent's test environment, in the background, in a
+    session of its own so that finish_all can end all of its processes."""
+    return Job(command, agent_env(root, **(env or {})), cwd or _existing_parent(root), preexec_fn=os.setsid)
+
+
+def finish_all(jobs: list[Job], timeout: float) -> list[int]:
+    """Exit codes of jobs started together; past ``timeout`` every process they started is killed and the
+    test fails (a hang must never block the suite)."""
+    deadline = time.monotonic() + timeout
+    try:
+        return [job.finish(max(deadline - time.monotonic(), 0.1)) for job in jobs]
+    except subprocess.TimeoutExpired:
+        for job in jobs:
+            if job.process.poll() is None:
+                os.killpg(job.process.pid, signal.SIGKILL)
+        raise AssertionError("jobs still running after %ss:\n%s" % (timeout, "\n".join(j.stderr for j in jobs)))
+
+
+def documents_in(folder: str) -> dict[str, dict]:
+    """The process documents of a run folder by file name (the merged one aside), each passing load_valid."""
+    paths = sorted(glob.glob(os.path.join(folder, "prov*.json")))
+    return {os.path.basename(path): load_valid(path) for path in paths if not path.endswith("prov.merged.json")}

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from prov4ml_auto.system import (
-    EnergyMeter,
-    Nvml,
-    ProcessSampler,
-    RaplReader,
-    carbon_grams,
-    host_facts,
-    select_visible,
-)
 from prov4ml_auto.system import nvml as nvml_module
+from prov4ml_auto.system.energy import EnergyMeter, carbon_grams
+from prov4ml_auto.system.host import host_facts
+from prov4ml_auto.system.nvml import Nvml, select_visible
+from prov4ml_auto.system.rapl import RaplReader
+from prov4ml_auto.system.sampler import GAUGES, ProcessSampler
 from prov4ml_auto.system.rapl import NO_ZONES, PERMISSION_DENIED
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -42,33 +38,23 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 # --- ProcessSampler -------------------------------------------------------------------------
 
-SAMPLE_KEYS = {
-    "time",
-    "process_cpu_percent",
-    "system_cpu_percent",
-    "process_rss_bytes",
-    "system_memory_used_bytes",
-    "system_memory_percent",
-}
-COUNTER_KEYS = {"disk_read_bytes", "disk_write_bytes", "net_sent_bytes", "net_recv_bytes"}
+COUNTER_KEYS = {"host_disk_read_bytes", "host_disk_write_bytes", "host_net_sent_bytes", "host_net_received_bytes"}
+ALWAYS = {"process_cpu_seconds", "host_cpu_busy_seconds", "host_cpu_seconds", *GAUGES}
 
 
-def test_sampler_measures_busy_interval():
+def test_sampler_counts_a_busy_interval():
     sampler = ProcessSampler()
-    first = sampler.sample()
+    first = sampler.read()
     _busy(0.3)
-    second = sampler.sample()
-    for s in (first, second):
-        assert SAMPLE_KEYS <= s.keys()
-        assert set(s) - SAMPLE_KEYS <= COUNTER_KEYS
-        assert s["process_rss_bytes"] > 0
-        assert s["system_memory_used_bytes"] > 0
-        assert 0 <= s["system_cpu_percent"] <= 100
-    assert all(first[k] == 0 for k in COUNTER_KEYS & first.keys())
-    assert all(second[k] >= 0 for k in COUNTER_KEYS & second.keys())
-    assert second["process_cpu_percent"] > 0
-    assert second["system_cpu_percent"] > 0
-    assert second["time"] > first["time"]
+    second = sampler.read()
+    for reading in (first, second):
+        assert ALWAYS <= reading.keys() and set(reading) - ALWAYS <= COUNTER_KEYS
+        assert reading["process_memory_rss_bytes"] > 0 and reading["host_memory_used_bytes"] > 0
+        assert 0 <= reading["host_memory_percent"] <= 100
+        assert 0 <= reading["host_cpu_busy_seconds"] <= reading["host_cpu_seconds"]
+    assert all(second[k] >= first[k] for k in ALWAYS - set(GAUGES))
+    assert second["process_cpu_seconds"] - first["process_cpu_seconds"] > 0.1
+    assert second["host_cpu_busy_seconds"] > first["host_cpu_busy_seconds"]
 
 
 def test_sampler_omits_unavailable_counters(monkeypatch):
@@ -77,15 +63,14 @@ def test_sampler_omits_unavailable_counters(monkeypatch):
 
     monkeypatch.setattr("psutil.disk_io_counters", broken)
     monkeypatch.setattr("psutil.net_io_counters", lambda: None)
-    sampler = ProcessSampler()
-    assert not COUNTER_KEYS & (sampler.sample().keys() | sampler.sample().keys())
+    assert not COUNTER_KEYS & ProcessSampler().read().keys()
 
 
 def test_sampler_is_cheap():
     sampler = ProcessSampler()
     start = time.perf_counter()
     for _ in range(50):
-        sampler.sample()
+        sampler.read()
     assert (time.perf_counter() - start) / 50 < 0.002
 
 
@@ -371,9 +356,9 @@ def test_nvml_reports_job_gpus_and_drops_failing_keys(monkeypatch, fresh_nvml_st
     gpu = Nvml()
     assert gpu.available
     devices = gpu.devices()
-    assert [d["index"] for d in devices] == [2, 1]
+    assert [d["physical_index"] for d in devices] == [2, 1]
     assert devices[0] == {
-        "index": 2,
+        "physical_index": 2,
         "uuid": "GPU-2000",
         "name": "Fake H100",
         "memory_total_bytes": 80 * 2**30,
@@ -383,12 +368,19 @@ def test_nvml_reports_job_gpus_and_drops_failing_keys(monkeypatch, fresh_nvml_st
     }
     on2, on1 = gpu.sample()
     assert on2["power_watts"] == 350.0 and "power_watts" not in on1
-    assert on2["utilization_gpu_percent"] == 90 and on2["utilization_memory_percent"] == 40
+    assert on2["utilization_percent"] == 90 and on2["memory_utilization_percent"] == 40
     assert on2["memory_used_bytes"] == 2**30 and on2["temperature_c"] == 60
-    assert (on2["sm_clock_mhz"], on2["mem_clock_mhz"]) == (1980, 2619)
-    assert on2["processes_memory_bytes"] == 512
-    assert on2["per_process_keys"] == "processes_memory_bytes"
+    assert (on2["sm_clock_mhz"], on2["memory_clock_mhz"]) == (1980, 2619)
+    assert on2["process_memory_bytes"] == 512
     assert gpu.energy_joules() == {"GPU-2000": pytest.approx(123.456)}
+
+
+def test_energy_meter_names_gpus_without_energy_counter(monkeypatch, fresh_nvml_state, tmp_path):
+    monkeypatch.setitem(sys.modules, "pynvml", _fake_pynvml(gpus=3)[0])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,1")
+    meter = EnergyMeter(rapl=RaplReader(tmp_path), nvml=Nvml())
+    assert meter.describe()["gpu_energy_method"] == "nvml-total-energy-counter (not supported on GPU-1000)"
+    assert meter.read() == {"gpu_energy_joules": pytest.approx(123.456)}
 
 
 @pytest.mark.parametrize(
@@ -420,15 +412,13 @@ def test_energy_meter_without_counters(tmp_path):
     assert desc["cpu_energy_method"] == f"unavailable: {NO_ZONES}"
     assert desc["gpu_energy_method"] == "unavailable: no GPU"
     assert all(v.startswith("unavailable") for v in desc.values())
-    reading = meter.read()
-    assert set(reading) == {"time"}
-    delta = EnergyMeter.delta(reading, meter.read())
-    assert "total_energy_joules" not in delta and delta["duration_s"] >= 0
+    assert meter.read() == {}
+    assert EnergyMeter.delta({}, meter.read(), carbon_intensity=400.0) == {}
 
 
 def test_energy_meter_on_this_machine_never_raises():
     meter = EnergyMeter()
-    assert "time" in meter.read()
+    assert all(v >= 0 for v in meter.read().values())
     assert {"cpu_energy_method", "gpu_energy_method"} <= meter.describe().keys()
 
 
@@ -441,10 +431,10 @@ def test_energy_meter_estimate_is_labelled(tmp_path):
     _busy(0.1)
     end = meter.read()
     assert "cpu_energy_joules" not in end  # never presented as a measurement
-    delta = EnergyMeter.delta(start, end)
-    assert delta["cpu_energy_estimate_joules"] >= 0
-    assert delta["total_energy_joules"] == delta["cpu_energy_estimate_joules"]
-    assert delta["total_includes_estimate"] is True
+    delta = EnergyMeter.delta(start, end, carbon_intensity=400.0)
+    assert delta["cpu_energy_estimate_joules"] > 0
+    assert "energy_joules" not in delta and "carbon_grams" not in delta  # the measured total stays absent
+    assert delta["carbon_estimate_grams"] == pytest.approx(carbon_grams(delta["cpu_energy_estimate_joules"], 400.0))
 
 
 def test_energy_meter_prefers_rapl_over_estimate(tmp_path):
@@ -453,10 +443,10 @@ def test_energy_meter_prefers_rapl_over_estimate(tmp_path):
     assert meter.describe()["cpu_energy_method"] == "rapl-powercap"
     start = meter.read()
     (root / "intel-rapl:0/energy_uj").write_text("800000")
-    delta = EnergyMeter.delta(start, meter.read())
-    assert delta["cpu_energy_joules"] == pytest.approx(0.8)
-    assert delta["total_includes_estimate"] is False
-    assert "cpu_energy_estimate_joules" not in delta
+    delta = EnergyMeter.delta(start, meter.read(), carbon_intensity=3.6e6)
+    assert delta["cpu_energy_joules"] == delta["energy_joules"] == pytest.approx(0.8)
+    assert delta["carbon_grams"] == pytest.approx(0.8)
+    assert "cpu_energy_estimate_joules" not in delta and "carbon_estimate_grams" not in delta
 
 
 def test_carbon_grams():

@@ -28,6 +28,8 @@ MODULES = (
     "prov4ml_auto.integrations.torch_loss",
     "prov4ml_auto.integrations.torch_checkpoint",
     "prov4ml_auto.integrations.tensorboard",
+    "prov4ml_auto.integrations.transformers_",
+    "prov4ml_auto.integrations.lightning_",
 )
 
 patched: list[tuple[ModuleType, str]] = []

@@ -4,17 +4,22 @@ An epoch is a full pass over a DataLoader begun with grad enabled; an evaluation
 disabled (no_grad / inference_mode). Training thread: ``DataLoader.__iter__`` appends one tuple per pass and
 the loader iterator's ``__next__`` one when it runs out; nothing per batch (the iterator counts its own
 batches). Collector: describes loaders and datasets, hashes the files datasets name, opens and closes phases.
+
+Inside a trainer's loop (``Recorder.trainer``) the trainer's hooks open and close the epochs and evaluations
+(Lightning's sanity check and HF's evaluation are passes too): a pass then only describes its loader and
+dataset, and the trainer links its phases to the loaders it iterates (``describe_loader``): Lightning begins
+a pass before its epoch hooks fire, and HF evaluates with grad enabled.
 """
 
 from __future__ import annotations
 
 import os
-import weakref
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 from prov4ml_auto import faults
 from prov4ml_auto.document import QName
+from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.integrations._patching import Patches
 from prov4ml_auto.recorder import Recorder
 
@@ -36,7 +41,7 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     from torch.utils.data import dataloader
 
     _patches.wrap(dataloader.DataLoader, "__iter__", _loader_iter)
-    _patches.wrap(dataloader._BaseDataLoaderIter, "__next__", _iterator_next)
+    _patches.replace(dataloader._BaseDataLoaderIter, "__next__", _iterator_next)
 
 
 def unpatch() -> None:
@@ -53,39 +58,50 @@ def _loader_iter(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     return iterator
 
 
-def _iterator_next(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    try:
-        return wrapped(*args, **kwargs)
-    except StopIteration:
+def _iterator_next(original: Any) -> Any:
+    """Once per batch: the replacement calls ``original`` itself (no wrapper layer, no binding)."""
+
+    def __next__(self: Any) -> Any:
         try:
-            _emit("pass_end", id(instance), instance._num_yielded)
-        except Exception as exc:
-            faults.caught(NAME, exc)
-        raise
+            return original(self)
+        except StopIteration:
+            try:
+                _emit("pass_end", id(self), self._num_yielded)
+            except Exception as exc:
+                faults.caught(NAME, exc)
+            raise
+
+    return __next__
 
 
 # --- collector ---------------------------------------------------------------------------------------
-_loaders: "weakref.WeakKeyDictionary[Any, tuple[str, str]]" = weakref.WeakKeyDictionary()
+_loaders: IdentityMap[tuple[str, str]] = IdentityMap()
 _open: dict[int, "_Pass"] = {}  # id(iterator) -> pass
-_datasets: dict[int, tuple[Any, str]] = {}  # id -> (dataset, entity id); datasets may not allow weakrefs
+_datasets: dict[tuple, tuple[Any, str]] = {}  # identity -> (dataset, entity id); datasets may not allow weakrefs
+describers: list[Callable[[Recorder, str, Any], None]] = []  # (recorder, entity, dataset): other integrations' facts
 
 
 class _Pass:
-    def __init__(self, loader: Any, loader_id: int) -> None:
-        self.loader = weakref.ref(loader)
+    """An open pass. Facts about its loader are taken when it begins: the collector may only get to the
+    pass's end after the training function returned and the loader is gone."""
+
+    def __init__(self, loader_id: int, samples: int | None) -> None:
         self.loader_id = loader_id
+        self.samples = samples
 
 
 def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool) -> None:
     for key, previous in list(_open.items()):
         if previous.loader_id == id(loader):  # a new pass over a loader abandons the unfinished one
             _end(recorder, key, time, None)
-    loader_ident, dataset_ident = _describe(recorder, loader)
+    loader_ident, dataset_ident = describe_loader(recorder, loader)
+    if recorder.trainer is not None:
+        return
     kind = "epoch" if training else "evaluation"
     phase = recorder.begin_phase(iterator_id, kind, time, {"loader": QName(loader_ident)})
     recorder.phase_uses(phase, loader_ident)
     recorder.phase_uses(phase, dataset_ident)
-    _open[iterator_id] = _Pass(loader, id(loader))
+    _open[iterator_id] = _Pass(id(loader), _samples_in_full_pass(loader))
 
 
 def _on_pass_end(recorder: Recorder, time: float, iterator_id: int, batches: int) -> None:
@@ -95,12 +111,10 @@ def _on_pass_end(recorder: Recorder, time: float, iterator_id: int, batches: int
 def _end(recorder: Recorder, iterator_id: int, time: float, batches: int | None) -> None:
     """Close a pass; ``batches`` is None when it was abandoned (break, or the run ended first)."""
     entry = _open.pop(iterator_id, None)
-    loader = entry.loader() if entry else None
     attributes: dict[str, Any] = {"complete": batches is not None}
     if batches is not None:
         attributes["batches"] = batches
-        samples = _samples_in_full_pass(loader) if loader is not None else None
-        attributes["samples"] = samples
+        attributes["samples"] = entry.samples if entry else None
     recorder.end_phase(iterator_id, time, attributes)
 
 
@@ -116,7 +130,8 @@ def _samples_in_full_pass(loader: Any) -> int | None:
     return count - count % batch_size if loader.drop_last else count
 
 
-def _describe(recorder: Recorder, loader: Any) -> tuple[str, str]:
+def describe_loader(recorder: Recorder, loader: Any) -> tuple[str, str]:
+    """The loader's and its dataset's entities, used by the run; described once per loader."""
     known = _loaders.get(loader)
     if known is not None:
         return known
@@ -143,8 +158,9 @@ def _describe(recorder: Recorder, loader: Any) -> tuple[str, str]:
 def describe_dataset(recorder: Recorder, dataset: Any) -> str:
     """A dataset entity, derived from the files its attributes name and from the datasets it wraps.
     Described once per object: a train and a validation Subset of one dataset share its entity."""
-    known = _datasets.get(id(dataset))
-    if known is not None and known[0] is dataset:
+    key = _identity(dataset)
+    known = _datasets.get(key)
+    if known is not None and (key[0] == "content" or known[0] is dataset):
         return known[1]
     ident = recorder.used_entity(recorder.numbered("dataset"), {
         "prov:type": QName("prov4ml:Dataset"),
@@ -153,10 +169,22 @@ def describe_dataset(recorder: Recorder, dataset: Any) -> str:
         "length": _safe_len(dataset),
         "iterable": _is_iterable_dataset(dataset),
     })
-    _datasets[id(dataset)] = (dataset, ident)
+    _datasets[key] = (dataset, ident)
     for source in _sources(recorder, dataset):
         recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": source})
+    for describe in describers:
+        describe(recorder, ident, dataset)
     return ident
+
+
+def _identity(dataset: Any) -> tuple:
+    """A dataset naming its content (a Hugging Face ``datasets.Dataset``'s fingerprint, shared by the copies a
+    Trainer makes for each DataLoader) is one entity per content; any other, one per object."""
+    try:
+        fingerprint = vars(dataset).get("_fingerprint")
+    except Exception:
+        fingerprint = None
+    return ("content", fingerprint) if isinstance(fingerprint, str) else ("object", id(dataset))
 
 
 def _sources(recorder: Recorder, dataset: Any) -> list[str]:

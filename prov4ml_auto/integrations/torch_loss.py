@@ -5,6 +5,9 @@ GPU); the collector reads the values. ``Tensor.backward`` calls ``torch.autograd
 attribute, so wrapping that one function sees both spellings. torch.nn loss modules call the functions in
 ``torch.nn.functional`` the same way, so wrapping those sees ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``;
 a loss computed with grad disabled is a validation loss.
+
+Inside a trainer's loop (``Recorder.trainer``) the trainer owns the losses: it logs them itself, averaged and
+scaled as it reports them, so the tensors seen here are not recorded.
 """
 
 from __future__ import annotations
@@ -36,37 +39,47 @@ _tensor_type: Any = None
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit_hot, _grad_enabled, _tensor_type
     _emit_hot, _grad_enabled, _tensor_type = emit_hot, torch.is_grad_enabled, torch.Tensor
-    _patches.wrap(torch.autograd, "backward", _backward)
+    _patches.replace(torch.autograd, "backward", _backward)
     functional = torch.nn.functional
     for name in LOSS_FUNCTIONS:
         if hasattr(functional, name):
-            _patches.wrap(functional, name, _loss_function)
+            _patches.replace(functional, name, _loss_function)
 
 
 def unpatch() -> None:
     _patches.undo()
 
 
-def _backward(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        tensors = args[0] if args else kwargs.get("tensors")
-        if isinstance(tensors, _tensor_type) and tensors.dim() == 0:
-            _emit_hot("loss", tensors)
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return result
+def _backward(original: Any) -> Any:
+    """Once per training step: the replacement calls ``original`` itself (no wrapper layer)."""
 
-
-def _loss_function(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    if not _grad_enabled():
+    def backward(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
         try:
-            if isinstance(result, _tensor_type) and result.dim() == 0:
-                _emit_hot("eval_loss", result)
+            tensors = args[0] if args else kwargs.get("tensors")
+            if isinstance(tensors, _tensor_type) and tensors.dim() == 0:
+                _emit_hot("loss", tensors)
         except Exception as exc:
             faults.caught(NAME, exc)
-    return result
+        return result
+
+    return backward
+
+
+def _loss_function(original: Any) -> Any:
+    """Once per training step too, where it costs only the grad mode check."""
+
+    def loss_function(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not _grad_enabled():
+            try:
+                if isinstance(result, _tensor_type) and result.dim() == 0:
+                    _emit_hot("eval_loss", result)
+            except Exception as exc:
+                faults.caught(NAME, exc)
+        return result
+
+    return loss_function
 
 
 def _value(tensor: Any) -> float | None:
@@ -77,12 +90,16 @@ def _value(tensor: Any) -> float | None:
 
 
 def _on_loss(recorder: Recorder, time: float, tensor: Any) -> None:
+    if recorder.trainer is not None:
+        return
     value = _value(tensor)
     if value is not None:
         recorder.metric("loss", value, time, step=recorder.global_step + 1)
 
 
 def _on_eval_loss(recorder: Recorder, time: float, tensor: Any) -> None:
+    if recorder.trainer is not None:
+        return
     value = _value(tensor)
     if value is not None:
         recorder.metric("eval_loss", value, time)

@@ -4,18 +4,22 @@ Training thread: one pre and one post global step hook (torch >= 2.0) per step, 
 learning rates used; construction, scheduler steps and state loads append snapshots of the groups' settings.
 Collector: counts steps (outermost optimizer steps only), turns setting changes into series, describes
 optimizers, schedulers and models.
+
+Inside a trainer's loop (``Recorder.trainer``) the trainer owns the run's step count (its global step, which
+counts skipped and accumulated steps its own way); each optimizer's own count stays here. Trainers describe
+no optimizer, scheduler or model again: they add to the entities recorded here (``entity_id``, ``model_id``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-import weakref
 from types import ModuleType
 from typing import Any
 
 from prov4ml_auto import collector, faults
 from prov4ml_auto.document import QName
+from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.integrations._patching import Patches
 from prov4ml_auto.recorder import Recorder
 
@@ -28,7 +32,7 @@ _hook_handles: list[Any] = []
 _emit: Any = None
 _emit_hot: Any = None
 _active: Any = None  # the optimizer whose step is outermost right now
-_constructed: "weakref.WeakSet[Any]" = weakref.WeakSet()  # training-thread view: finished __init__
+_constructed: IdentityMap[bool] = IdentityMap()  # training-thread view: optimizers that finished __init__
 _REPORT_EVERY = 1.0
 _SCALARS = (int, float, bool, str, type(None))
 
@@ -96,7 +100,7 @@ def _optimizer_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> A
     owners = _modules_behind(params)
     result = wrapped(*args, **kwargs)
     try:
-        _constructed.add(instance)
+        _constructed[instance] = True
         _emit("optimizer", instance, type(instance).__qualname__, _group_settings(instance), owners)
     except Exception as exc:
         faults.caught(NAME, exc)
@@ -118,8 +122,7 @@ def _modules_behind(params: Any) -> list[Any]:
         if isinstance(owner, torch.nn.Module):
             found.append(owner)
     frame = sys._getframe(1)
-    while frame is not None and ("torch/optim" in frame.f_code.co_filename or "prov4ml_auto" in frame.f_code.co_filename
-                                 or "wrapt" in frame.f_code.co_filename):
+    while frame is not None and ("torch/optim" in frame.f_code.co_filename or "prov4ml_auto" in frame.f_code.co_filename):
         frame = frame.f_back
     if frame is not None:
         found.extend(value for value in frame.f_locals.values() if isinstance(value, torch.nn.Module))
@@ -143,7 +146,7 @@ def _scheduler_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> A
     try:
         settings = {key: value for key, value in vars(instance).items()
                     if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
-        _emit("scheduler", type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
+        _emit("scheduler", instance, type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
     except Exception as exc:
         faults.caught(NAME, exc)
     return result
@@ -172,9 +175,16 @@ class _OptimizerState:
         self.settings = [dict(group) for group in settings]
 
 
-_seen: "weakref.WeakKeyDictionary[Any, _OptimizerState]" = weakref.WeakKeyDictionary()
+_seen: IdentityMap[_OptimizerState] = IdentityMap()
 _states: list[_OptimizerState] = []  # outlives the optimizers: their final counts are written at exit
-_models: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+_models: IdentityMap[str] = IdentityMap()
+_schedulers: IdentityMap[str] = IdentityMap()
+
+
+def entity_id(obj: Any) -> str | None:
+    """The entity recorded here for an optimizer or an LR scheduler (collector thread)."""
+    state = _seen.get(obj)
+    return state.ident if state is not None else _schedulers.get(obj)
 
 
 def _on_framework(recorder: Recorder, time: float) -> None:
@@ -204,7 +214,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     for number, group in enumerate(settings):
         attributes.update({f"group{number}.{key}": _plain(value) for key, value in group.items()})
     models = _owning_modules(owners, {id(p) for p in params})
-    attributes["models"] = " ".join(_model_id(recorder, model, time) for model in models) or None
+    attributes["models"] = " ".join(model_id(recorder, model, time) for model in models) or None
     recorder.used_entity(ident, attributes, time)
     for number, group in enumerate(settings):
         if isinstance(_plain(group.get("lr")), float):
@@ -219,7 +229,8 @@ def _owning_modules(candidates: list, param_ids: set[int]) -> list:
     return list(unique.values())
 
 
-def _model_id(recorder: Recorder, module: Any, time: float) -> str:
+def model_id(recorder: Recorder, module: Any, time: float) -> str:
+    """The module's entity, recorded on first sight: one entity per model whoever sees it first."""
     known = _models.get(module)
     if known is not None:
         return known
@@ -248,7 +259,8 @@ def _on_step(recorder: Recorder, time: float, opt: Any, lrs: list) -> None:
     if state is None:
         return
     state.steps += 1
-    recorder.global_step = max(recorder.global_step, state.steps)
+    if recorder.trainer is None:
+        recorder.global_step = max(recorder.global_step, state.steps)
     for number, lr in enumerate(lrs):
         _setting_seen(recorder, state, number, "lr", lr, time, state.steps)
 
@@ -284,9 +296,9 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
         recorder.doc.entity(state.ident, {"stateLoaded": True, "stateLoadedAtStep": state.steps})
 
 
-def _on_scheduler(recorder: Recorder, time: float, cls: str, opt: Any, settings: dict) -> None:
+def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt: Any, settings: dict) -> None:
     state = _seen.get(opt)
-    recorder.used_entity(recorder.numbered("scheduler"), {
+    _schedulers[scheduler] = recorder.used_entity(recorder.numbered("scheduler"), {
         "prov:type": QName("prov4ml:LRScheduler"), "class": cls,
         "optimizer": QName(state.ident) if state else None,
         **{key: _plain(value) for key, value in settings.items()},

@@ -3,20 +3,8 @@
 Everything here returns plain dicts and reports missing hardware, files or
 permissions as data (an 'unavailable: <reason>' value or an absent key)
 instead of raising, because it runs inside someone else's training job.
+
+This package imports nothing on its own: the agent imports ``recording`` at
+interpreter start, and psutil (imported by the probe modules) must only load
+later, on the collector thread.
 """
-
-from .energy import EnergyMeter, carbon_grams
-from .host import host_facts
-from .nvml import Nvml, select_visible
-from .rapl import RaplReader
-from .sampler import ProcessSampler
-
-__all__ = [
-    "EnergyMeter",
-    "Nvml",
-    "ProcessSampler",
-    "RaplReader",
-    "carbon_grams",
-    "host_facts",
-    "select_visible",
-]

@@ -8,8 +8,6 @@ when no CPU counter exists, and is always labelled as such.
 
 from __future__ import annotations
 
-import time
-
 import psutil
 
 from .nvml import Nvml
@@ -52,15 +50,15 @@ class EnergyMeter:
         self._gpu_uuids: frozenset[str] | None = None
 
     def read(self) -> dict[str, float]:
-        """Cumulative reading: time, plus cpu_energy_joules, dram_energy_joules,
-        gpu_energy_joules and (estimate mode) cpu_energy_estimate_joules where available."""
+        """Cumulative joules: cpu_energy_joules, dram_energy_joules, gpu_energy_joules and (estimate mode)
+        cpu_energy_estimate_joules, each where available."""
         values = {
             "cpu_energy_joules": self._rapl.read_joules(),
             "dram_energy_joules": self._rapl.read_dram_joules(),
             "gpu_energy_joules": self._gpu_joules(),
             ESTIMATE_KEY: self._estimated_cpu_joules() if self._estimate else None,
         }
-        return {"time": time.time(), **{k: v for k, v in values.items() if v is not None}}
+        return {k: v for k, v in values.items() if v is not None}
 
     def describe(self) -> dict[str, str | float]:
         """How each source is obtained: a measurement method, an estimate, or 'unavailable: <reason>'."""
@@ -83,17 +81,20 @@ class EnergyMeter:
         return desc
 
     @staticmethod
-    def delta(start: dict[str, float], end: dict[str, float]) -> dict[str, float | bool]:
-        """Energy spent between two readings, per source present in both, plus
-        total_energy_joules (omitted when no source) and whether it includes an estimate."""
-        out: dict[str, float | bool] = {"duration_s": end["time"] - start["time"]}
-        for key in (*MEASURED_KEYS, ESTIMATE_KEY):
-            if key in start and key in end:
-                out[key] = max(0.0, end[key] - start[key])  # a reset counter must not give negative energy
-        spent = [v for k, v in out.items() if k != "duration_s"]
-        if spent:
-            out["total_energy_joules"] = sum(spent)
-            out["total_includes_estimate"] = ESTIMATE_KEY in out
+    def delta(start: dict[str, float], end: dict[str, float], carbon_intensity: float = 0.0) -> dict[str, float]:
+        """Joules spent between two readings, per source present in both, and energy_joules: the sum of the
+        measured sources only, so that an estimate never passes for a measurement. With a grid intensity
+        (gCO2e/kWh) given, carbon_grams from the measurement and carbon_estimate_grams from measurement plus
+        estimate (only when there is an estimate)."""
+        out = {key: round(max(0.0, end[key] - start[key]), 6)  # a reset counter must not give negative energy
+               for key in (*MEASURED_KEYS, ESTIMATE_KEY) if key in start and key in end}
+        measured = [out[key] for key in MEASURED_KEYS if key in out]
+        if measured:
+            out["energy_joules"] = sum(measured)
+        if carbon_intensity and measured:
+            out["carbon_grams"] = carbon_grams(out["energy_joules"], carbon_intensity)
+        if carbon_intensity and ESTIMATE_KEY in out:
+            out["carbon_estimate_grams"] = carbon_grams(sum(measured) + out[ESTIMATE_KEY], carbon_intensity)
         return out
 
     def _gpu_joules(self) -> float | None:
@@ -106,9 +107,11 @@ class EnergyMeter:
     def _gpu_method(self) -> str:
         if not self._nvml.available:
             return f"unavailable: {self._nvml.unavailable_reason}"
-        if not self._nvml.energy_joules():
+        counted = self._nvml.energy_joules()
+        if not counted:
             return "unavailable: NVML total energy counter not supported on the job's GPUs"
-        return "nvml-total-energy-counter"
+        missing = [d["uuid"] for d in self._nvml.devices() if d["uuid"] not in counted]
+        return "nvml-total-energy-counter" + (f" (not supported on {', '.join(missing)})" if missing else "")
 
     def _estimated_cpu_joules(self) -> float:
         t = self._proc.cpu_times()

@@ -16,9 +16,6 @@ from typing import Any
 _init_lock = threading.Lock()
 _init_state: dict[str, Any] = {"done": False, "module": None, "reason": ""}
 
-# Keys of Nvml.sample() that describe this process only; every other key is whole-device.
-PER_PROCESS_KEYS = ("processes_memory_bytes",)
-
 
 def _init_nvml() -> tuple[Any, str]:
     """Return (pynvml module or None, unavailable reason), initialising once per process."""
@@ -94,14 +91,14 @@ class Nvml:
         return self._reason
 
     def devices(self) -> list[dict[str, Any]]:
-        """Static facts per job GPU: index, uuid, name, memory_total_bytes, driver_version,
-        cuda_driver_version ('12.4'), power_limit_watts."""
+        """Static facts per job GPU, in CUDA order: physical_index (NVML's), uuid, name, memory_total_bytes,
+        driver_version, cuda_driver_version ('12.4'), power_limit_watts."""
         handles = self._setup()
         driver = self._q("nvmlSystemGetDriverVersion")
         cuda = self._q("nvmlSystemGetCudaDriverVersion_v2")
         facts = []
         for index, uuid, h in handles:
-            d: dict[str, Any] = {"index": index, "uuid": uuid}
+            d: dict[str, Any] = {"physical_index": index, "uuid": uuid}
             self._put(d, "name", self._q("nvmlDeviceGetName", h), _text)
             self._put(d, "memory_total_bytes", self._q("nvmlDeviceGetMemoryInfo", h), lambda m: m.total)
             self._put(d, "driver_version", driver, _text)
@@ -111,27 +108,25 @@ class Nvml:
             facts.append(d)
         return facts
 
-    def sample(self) -> list[dict[str, Any]]:
-        """Current load per job GPU: index, uuid, utilization_gpu_percent,
-        utilization_memory_percent, memory_used_bytes, power_watts, temperature_c,
-        sm_clock_mhz, mem_clock_mhz (all whole-device), processes_memory_bytes (this
-        process only, when NVML lists its pid; not inside a PID namespace) and
-        per_process_keys naming the per-process keys."""
+    def sample(self) -> list[dict[str, float]]:
+        """Current load per job GPU, in CUDA order: utilization_percent, memory_utilization_percent,
+        memory_used_bytes, power_watts, temperature_c, sm_clock_mhz, memory_clock_mhz (all whole-device) and
+        process_memory_bytes (this process only, when NVML lists its pid; not inside a PID namespace)."""
         handles = self._setup()
         nvml = self._nvml
         samples = []
-        for index, uuid, h in handles:
-            s: dict[str, Any] = {"index": index, "uuid": uuid, "per_process_keys": ",".join(PER_PROCESS_KEYS)}
+        for _, _, h in handles:
+            s: dict[str, float] = {}
             util = self._q("nvmlDeviceGetUtilizationRates", h)
-            self._put(s, "utilization_gpu_percent", util, lambda u: u.gpu)
-            self._put(s, "utilization_memory_percent", util, lambda u: u.memory)
+            self._put(s, "utilization_percent", util, lambda u: u.gpu)
+            self._put(s, "memory_utilization_percent", util, lambda u: u.memory)
             self._put(s, "memory_used_bytes", self._q("nvmlDeviceGetMemoryInfo", h), lambda m: m.used)
             self._put(s, "power_watts", self._q("nvmlDeviceGetPowerUsage", h), lambda mw: mw / 1000)
             self._put(s, "temperature_c", self._q("nvmlDeviceGetTemperature", h, nvml.NVML_TEMPERATURE_GPU))
             self._put(s, "sm_clock_mhz", self._q("nvmlDeviceGetClockInfo", h, nvml.NVML_CLOCK_SM))
-            self._put(s, "mem_clock_mhz", self._q("nvmlDeviceGetClockInfo", h, nvml.NVML_CLOCK_MEM))
+            self._put(s, "memory_clock_mhz", self._q("nvmlDeviceGetClockInfo", h, nvml.NVML_CLOCK_MEM))
             processes = self._q("nvmlDeviceGetComputeRunningProcesses", h)
-            self._put(s, "processes_memory_bytes", processes, _own_memory)
+            self._put(s, "process_memory_bytes", processes, _own_memory)
             samples.append(s)
         return samples
 

@@ -1,73 +1,51 @@
-"""Periodic CPU, memory, disk and network samples of the training process and its host."""
+"""CPU, memory, disk and network readings of the training process and its host."""
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import psutil
 
-# System-wide cumulative counters turned into per-sample deltas: psutil reader -> {field: key}.
+# Instantaneous values; every other key of ProcessSampler.read() is a cumulative counter.
+GAUGES = ("process_memory_rss_bytes", "host_memory_used_bytes", "host_memory_percent")
+
+# Host-wide cumulative byte counters: psutil reader -> {field: key}.
 _COUNTERS: dict[str, dict[str, str]] = {
-    "disk_io_counters": {"read_bytes": "disk_read_bytes", "write_bytes": "disk_write_bytes"},
-    "net_io_counters": {"bytes_sent": "net_sent_bytes", "bytes_recv": "net_recv_bytes"},
+    "disk_io_counters": {"read_bytes": "host_disk_read_bytes", "write_bytes": "host_disk_write_bytes"},
+    "net_io_counters": {"bytes_sent": "host_net_sent_bytes", "bytes_recv": "host_net_received_bytes"},
 }
 
 
 class ProcessSampler:
-    """Samples this process plus host-wide load.
+    """Reads cumulative counters (CPU seconds, bytes) and current gauges (memory) in well under a millisecond.
 
-    CPU percentages cover the time since the previous sample (or construction),
-    like psutil's interval=None, but the system figure is computed from this
-    object's own state: psutil.cpu_percent() keeps per-thread module state that
-    user code calling it would disturb. Safe to call from several threads.
+    Counters rather than percentages: the difference of two reads gives the CPU share or the bytes of any
+    window (two samples, or an epoch's start and end), and no state is kept between reads; psutil's own
+    cpu_percent() keeps module state that user code calling it would disturb.
     """
 
     def __init__(self) -> None:
         self._proc = psutil.Process()
-        self._proc.cpu_percent(None)
-        self._last_cpu_times = psutil.cpu_times()
-        self._last_counters: dict[str, int] | None = None
-        self._lock = threading.Lock()
 
-    def sample(self) -> dict[str, int | float]:
-        """Return one sample; disk/net keys are byte deltas since the previous sample (first: 0).
-
-        Keys: time, process_cpu_percent (100 = one core), system_cpu_percent (0-100),
-        process_rss_bytes, system_memory_used_bytes, system_memory_percent, and when
-        the host exposes them disk_read_bytes, disk_write_bytes, net_sent_bytes,
-        net_recv_bytes (system-wide, not per process).
-        """
-        with self._lock:
-            with self._proc.oneshot():
-                out: dict[str, int | float] = {
-                    "time": time.time(),
-                    "process_cpu_percent": self._proc.cpu_percent(None),
-                    "process_rss_bytes": self._proc.memory_info().rss,
-                }
-            out["system_cpu_percent"] = self._system_cpu_percent()
-            mem = psutil.virtual_memory()
-            out["system_memory_used_bytes"] = mem.used
-            out["system_memory_percent"] = mem.percent
-            out.update(self._counter_deltas())
-        return out
-
-    def _system_cpu_percent(self) -> float:
-        now = psutil.cpu_times()
-        busy, total = _busy_total(now)
-        last_busy, last_total = _busy_total(self._last_cpu_times)
-        self._last_cpu_times = now
-        if total <= last_total:
-            return 0.0
-        return round(min(100.0, max(0.0, 100.0 * (busy - last_busy) / (total - last_total))), 1)
-
-    def _counter_deltas(self) -> dict[str, int]:
-        """Deltas of the counters readable now; a reset counter yields 0, not a negative."""
-        current = _read_counters()
-        previous = self._last_counters if self._last_counters is not None else current
-        self._last_counters = current
-        return {k: max(0, v - previous[k]) for k, v in current.items() if k in previous}
+    def read(self) -> dict[str, float]:
+        """Keys: process_cpu_seconds (user + system, this process only), process_memory_rss_bytes,
+        host_cpu_busy_seconds and host_cpu_seconds (all cores), host_memory_used_bytes, host_memory_percent,
+        and when the host exposes them host_disk_read_bytes, host_disk_write_bytes, host_net_sent_bytes,
+        host_net_received_bytes."""
+        with self._proc.oneshot():
+            cpu = self._proc.cpu_times()
+            rss = self._proc.memory_info().rss
+        busy, total = _busy_total(psutil.cpu_times())
+        memory = psutil.virtual_memory()
+        return {
+            "process_cpu_seconds": cpu.user + cpu.system,
+            "process_memory_rss_bytes": rss,
+            "host_cpu_busy_seconds": busy,
+            "host_cpu_seconds": total,
+            "host_memory_used_bytes": memory.used,
+            "host_memory_percent": memory.percent,
+            **_read_counters(),
+        }
 
 
 def _busy_total(times: Any) -> tuple[float, float]:

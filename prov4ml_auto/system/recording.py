@@ -1,0 +1,286 @@
+"""System and energy metrics in the run's document: sample series, per-activity summaries, run totals, host facts.
+
+Runs on the collector only, as one periodic task and one phase watcher; psutil and NVML are imported and
+initialised on the collector's first pass, never at interpreter start.
+
+A reading holds cumulative counters (CPU seconds, bytes, joules) and gauges (memory, GPU load; their keys are
+series names, with a dot). Samples, taken at the first pass, every PROV4ML_SYSTEM_INTERVAL seconds and at the
+final pass, become the series. Counters are also read at phase boundaries, and their value at the boundary's
+own time is interpolated between the reads around it (events reach the collector up to a tick late), so the
+energy and CPU share of an epoch cover the epoch's span; the gauges give each activity the mean and max of the
+readings taken while it was open.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import TYPE_CHECKING, Any, Mapping
+
+from prov4ml_auto import collector, faults
+from prov4ml_auto.config import Config
+from prov4ml_auto.recorder import RUN, Phase, Recorder
+from prov4ml_auto.series import Aggregate
+
+if TYPE_CHECKING:
+    from prov4ml_auto.system.energy import EnergyMeter
+    from prov4ml_auto.system.nvml import Nvml
+    from prov4ml_auto.system.sampler import ProcessSampler
+
+Reading = dict[str, float]
+
+_MIN_RATE_SECONDS = 0.1  # CPU times tick every 10 ms: a shorter window gives no meaningful percentage
+_UPKEEP_SECONDS = 60.0  # counters are read at least this often, so that no RAPL wraparound is missed
+_KEPT_READINGS = 16  # a drain adds at most one boundary reading: the few latest bracket every queued event
+
+# Series computed from two readings: name -> (counter, denominator counter or None for seconds, scale).
+_RATES: dict[str, tuple[str, str | None, float]] = {
+    "system.process_cpu_percent": ("process_cpu_seconds", None, 100.0),
+    "system.host_cpu_percent": ("host_cpu_busy_seconds", "host_cpu_seconds", 100.0),
+    "system.cpu_power_watts": ("cpu_energy_joules", None, 1.0),
+    "system.dram_power_watts": ("dram_energy_joules", None, 1.0),
+}
+# Host-wide byte counters: series hold the bytes since the previous sample, activities the bytes during them.
+_DELTAS = ("host_disk_read_bytes", "host_disk_write_bytes", "host_net_sent_bytes", "host_net_received_bytes")
+
+PER_PROCESS = ("process* (CPU, memory): this process, not its child processes; gpuN.process_memory_bytes: this "
+               "process's memory on GPU N; cpuEnergyEstimateJoules: this process and its exited children")
+PER_DEVICE = ("host*: the whole machine, shared with every job on it; cpuEnergyJoules, dramEnergyJoules, "
+              "cpu/dram power: whole CPU packages (RAPL); gpuN.* except process_memory_bytes, and "
+              "gpuEnergyJoules: whole GPUs, shared with any other process on them (ranks of one job that see "
+              "the same GPUs each count them)")
+ATTRIBUTION = ("counter differences between an activity's start and end, the counters read at every sample "
+               "and phase boundary and interpolated linearly to the boundary's time; run totals span the "
+               "agent's first to last reading")
+
+
+def install(recorder: Recorder, config: Config) -> None:
+    """Called once by the agent at start: registers the collector task and the phase watcher (nothing more,
+    so that nothing heavy runs at interpreter start). PROV4ML_DISABLE=system leaves it all off."""
+    if not config.integration_enabled("system"):
+        return
+    recording = SystemRecording(recorder, config.system_interval, config.energy_estimate,  # type: ignore[attr-defined]
+                                config.carbon_intensity)  # type: ignore[attr-defined]
+    collector.periodic.insert(0, recording.tick)  # first, so that the start sample is not behind other tasks
+    recorder.phase_watchers.append(recording.watch)
+
+
+class _Probes:
+    """psutil, RAPL and NVML readers, built on the collector thread: this is where psutil is first imported."""
+
+    def __init__(self, estimate: bool) -> None:
+        from prov4ml_auto.system.energy import EnergyMeter
+        from prov4ml_auto.system.nvml import Nvml
+        from prov4ml_auto.system.sampler import GAUGES, ProcessSampler
+
+        self.nvml: Nvml = Nvml()
+        self.energy: EnergyMeter = EnergyMeter(estimate, nvml=self.nvml)
+        self.process: ProcessSampler = ProcessSampler()
+        self.gauges = GAUGES
+
+    def read(self, gpus: bool) -> Reading:
+        """Counters and host gauges (about 1 ms); ``gpus`` adds the GPU gauges (a few NVML calls per GPU).
+
+        Stamped with the middle of the energy read, done first: joules are what is attributed most finely."""
+        before = time.time()
+        energy = self.energy.read()
+        reading = {"time": (before + time.time()) / 2, **energy}
+        for key, value in self.process.read().items():
+            reading[f"system.{key}" if key in self.gauges else key] = value
+        if gpus:
+            for number, sample in enumerate(self.nvml.sample()):
+                reading.update({f"gpu{number}.{key}": value for key, value in sample.items()})
+        return reading
+
+    def facts(self) -> dict[str, Any]:
+        """Host facts, GPU facts and the energy methods, for the environment entity."""
+        from prov4ml_auto.system.host import host_facts
+
+        facts = {_camel(key): value for key, value in host_facts().items()}
+        devices = self.nvml.devices()
+        facts["gpuCount"] = len(devices)
+        facts["gpuMonitoring"] = "nvml" if devices else f"unavailable: {self.nvml.unavailable_reason}"
+        for number, device in enumerate(devices):
+            facts.update({_camel(f"gpu{number}_{key}"): value for key, value in device.items()})
+        facts.update({_camel(key): value for key, value in self.energy.describe().items()})
+        return facts
+
+
+class _Window:
+    """An activity's share of the readings: the counters at its start, the gauges and rates seen since."""
+
+    def __init__(self, start: Reading) -> None:
+        self.start = start
+        self.values: dict[str, Aggregate] = {}
+
+    def feed(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            self.values.setdefault(name, Aggregate()).add(value)
+
+    def summary(self, end: Reading) -> dict[str, Any]:
+        """Max of every series seen; mean of the gauges, and of the rates from the counters (exact, where a
+        mean of samples would weigh unequal windows equally); bytes moved. Energy is added by the caller."""
+        out: dict[str, Any] = {}
+        for name, aggregate in self.values.items():
+            out[_camel(name) + "Max"] = aggregate.high
+            if name not in _RATES and aggregate.finite:
+                out[_camel(name) + "Mean"] = round(aggregate.total / aggregate.finite, 3)
+        out.update({_camel(name) + "Mean": value for name, value in _rates(self.start, end).items()})
+        out.update({_camel(key): value for key, value in _deltas(self.start, end).items()})
+        return out
+
+
+class SystemRecording:
+    """Samples, windows and totals of one run. Any failure of a probe stops it, said once in the document."""
+
+    def __init__(self, recorder: Recorder, interval: float, estimate: bool, carbon_intensity: float) -> None:
+        self.recorder = recorder
+        self.interval = interval
+        self.estimate = estimate
+        self.carbon_intensity = carbon_intensity
+        self.probes: _Probes | None = None
+        self.readings: collections.deque[Reading] = collections.deque(maxlen=_KEPT_READINGS)
+        self.last_sample: Reading = {}
+        self.windows: dict[str, _Window] = {}
+        self.energy_method = ""
+        self.stopped = False
+
+    # --- collector task and phase watcher ------------------------------------------------------------
+    def tick(self, recorder: Recorder, now: float, final: bool) -> None:
+        """A sample at the first pass, every interval and at the final pass; run totals at the final pass."""
+        if self.stopped:
+            return
+        try:
+            self._tick(now, final)
+        except Exception as exc:
+            self._stop(exc)
+
+    def watch(self, phase: Phase, time: float, ending: bool) -> dict[str, Any]:
+        """Open a window when a phase begins; its summary when it ends."""
+        if self.stopped:
+            return {}
+        try:
+            return self._watch(phase.ident, time, ending)
+        except Exception as exc:
+            self._stop(exc)
+            return {}
+
+    def _tick(self, now: float, final: bool) -> None:
+        if self.probes is None:
+            self._open()
+        elif self.interval and (final or now - self.last_sample["time"] >= self.interval):
+            self._sample()
+        elif final or now - self.readings[-1]["time"] >= _UPKEEP_SECONDS:
+            self._read(gpus=False)
+        if final:
+            self.recorder.update_run(self._close(RUN, self.readings[-1]["time"]))
+
+    def _watch(self, key: str, time: float, ending: bool) -> dict[str, Any]:
+        if self.probes is None:
+            self._open()
+        if self.readings[-1]["time"] < time:
+            self._read(gpus=False)
+        if not ending:
+            self._begin(key, time)
+            return {}
+        return self._close(key, time) if key in self.windows else {}
+
+    # --- readings ------------------------------------------------------------------------------------
+    def _open(self) -> None:
+        """First use: the probes, the environment's facts and statements, the first reading, the run's window."""
+        self.probes = _Probes(self.estimate)
+        facts = self.probes.facts()
+        self.energy_method = _energy_method(facts)
+        statements = {"systemSampleIntervalSeconds": self.interval, "systemMetricsPerProcess": PER_PROCESS,
+                      "systemMetricsPerDevice": PER_DEVICE, "energyAttribution": ATTRIBUTION,
+                      "carbonIntensityGramsPerKwh": self.carbon_intensity or None}
+        self.recorder.environment({**facts, **statements})
+        first = self._sample() if self.interval else self._read(gpus=False)
+        self._begin(RUN, first["time"])
+
+    def _read(self, gpus: bool) -> Reading:
+        assert self.probes is not None
+        reading = self.probes.read(gpus)
+        self.readings.append(reading)
+        gauges = _gauges(reading)
+        for window in self.windows.values():
+            window.feed(gauges)
+        return reading
+
+    def _sample(self) -> Reading:
+        """A full reading, written to the series; its rates also count for the open windows' maxima."""
+        previous, reading = self.last_sample, self._read(gpus=True)
+        self.last_sample = reading
+        rates = _rates(previous, reading) if previous else {}
+        deltas = {f"system.{key}": value for key, value in _deltas(previous, reading).items()} if previous else {}
+        for name, value in {**_gauges(reading), **rates, **deltas}.items():
+            self.recorder.metric(name, value, reading["time"], per_phase=False)
+        for window in self.windows.values():
+            window.feed(rates)
+        return reading
+
+    # --- windows -------------------------------------------------------------------------------------
+    def _begin(self, key: str, time: float) -> None:
+        window = self.windows[key] = _Window(_interpolate(self.readings, time))
+        window.feed(_gauges(self.readings[-1]))
+
+    def _close(self, key: str, time: float) -> dict[str, Any]:
+        assert self.probes is not None
+        end = _interpolate(self.readings, time)
+        window = self.windows.pop(key)
+        energy = self.probes.energy.delta(window.start, end, self.carbon_intensity)
+        return {**window.summary(end), **{_camel(key): value for key, value in energy.items()},
+                "energyMethod": self.energy_method}
+
+    def _stop(self, exc: Exception) -> None:
+        """A probe that failed once would fail at every pass: say so once, in the document, and stop."""
+        self.stopped = True
+        faults.caught("system", exc, reraise=False)
+        self.recorder.environment({"systemMetrics": f"stopped: {type(exc).__name__}: {exc}"[:500]})
+
+
+def _gauges(reading: Reading) -> Reading:
+    return {key: value for key, value in reading.items() if "." in key}
+
+
+def _interpolate(readings: collections.deque[Reading], at: float) -> Reading:
+    """The counters at time ``at``: linear between the last reading at or before it and the first at or after
+    it (clamped to the readings' span, which is then the time returned)."""
+    after = next((r for r in readings if r["time"] >= at), readings[-1])
+    before = next((r for r in reversed(readings) if r["time"] <= at), readings[0])
+    span = after["time"] - before["time"]
+    share = (at - before["time"]) / span if span > 0 else 1.0
+    counters = {key: before[key] + share * (after[key] - before[key])
+                for key in after if key in before and key != "time" and "." not in key}
+    return {"time": min(max(at, before["time"]), after["time"]), **counters}
+
+
+def _rates(start: Reading, end: Reading) -> dict[str, float]:
+    seconds = end["time"] - start["time"]
+    if seconds < _MIN_RATE_SECONDS:
+        return {}
+    out = {}
+    for name, (counter, per, scale) in _RATES.items():
+        span = seconds if per is None else end.get(per, 0.0) - start.get(per, 0.0)
+        if counter in start and counter in end and span > 0:
+            out[name] = round(scale * max(0.0, end[counter] - start[counter]) / span, 3)
+    return out
+
+
+def _deltas(start: Reading, end: Reading) -> dict[str, int]:
+    """Bytes between two readings; a counter that went back (a NIC reset) gives 0, not a negative."""
+    return {key: round(max(0.0, end[key] - start[key])) for key in _DELTAS if key in start and key in end}
+
+
+def _energy_method(facts: Mapping[str, Any]) -> str:
+    """What energyJoules (and an estimate) rest on, for every activity: the usable sources and their methods."""
+    methods = {source: str(facts[f"{source}EnergyMethod"]) for source in ("cpu", "dram", "gpu")}
+    used = [f"{source}: {method}" for source, method in methods.items() if not method.startswith("unavailable")]
+    return "; ".join(used) or "unavailable (reasons on the environment entity)"
+
+
+def _camel(name: str) -> str:
+    """Series or probe key to attribute name: system.process_cpu_percent -> processCpuPercent,
+    gpu0.power_watts -> gpu0PowerWatts, cpu_energy_joules -> cpuEnergyJoules."""
+    words = name.removeprefix("system.").replace(".", "_").split("_")
+    return words[0] + "".join(word[:1].upper() + word[1:] for word in words[1:])

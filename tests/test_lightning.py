@@ -1,0 +1,149 @@
+"""PyTorch Lightning under the agent: real ``Trainer.fit()`` runs of integration/lightning_train.py through
+lightning.pytorch and pytorch_lightning (there with ddp_spawn), with the agent and without it, and Lightning's
+own SLURM requeue and SIGTERM handling with the agent in the process."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import attr, load_valid, records_of_type, relations, run_script
+
+pytest.importorskip("lightning")
+
+SLURM = {"SLURM_JOB_ID": "4242", "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0",
+         "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}
+
+
+def fit(tmp: Path, how: str, *args: str, env: dict[str, str] | None = None):
+    work = tmp / "work"
+    work.mkdir(parents=True)
+    run = run_script("lightning_train.py", *args, root=str(tmp / "prov"), how=how, cwd=str(work), env=env,
+                     timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run, work
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    run, work = fit(tmp_path_factory.mktemp("agent"), "launcher", "--test")
+    return run, run.document(), work
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def logged(work: Path) -> list[dict]:
+    with open(work / "lightning_out/csv/version_0/metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def lightning_rows(work: Path, column: str) -> list[tuple[int, float]]:
+    return [(int(row["step"]), float(row[column])) for row in logged(work) if row[column]]
+
+
+def series(run, document: dict, name: str) -> list[tuple[int, float]]:
+    (record,) = [r for r in records_of_type(document, "entity", "prov4ml:MetricSeries").values()
+                 if attr(r, "name") == name]
+    with open(os.path.join(run.folder, attr(record, "path")), newline="") as handle:
+        return [(int(row["step"]), float(row["value"])) for row in csv.DictReader(handle)]
+
+
+def phase_loaders(document: dict, phase: str) -> set[str]:
+    return {r["prov:entity"] for r in relations(document, "used", activity=phase)
+            if attr(document["entity"][r["prov:entity"]], "prov:type") == "prov4ml:DataLoader"}
+
+
+def test_epochs_validations_and_steps_are_the_trainers_once(fitted):
+    run, document, work = fitted
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch")
+    evaluations = records_of_type(document, "activity", "prov4ml:Evaluation")
+    assert [(attr(e, "trainer"), attr(e, "trainerEpoch"), attr(e, "steps"), attr(e, "complete"))
+            for e in epochs.values()] == [("lightning", 0, 4, True), ("lightning", 1, 4, True)]
+    assert [attr(e, "stage") for e in evaluations.values()] == ["sanity_check", "validate", "validate", "test"]
+    assert attr(document["activity"]["run:run"], "stepsTotal") == 8
+    (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
+    assert attr(optimizer, "steps") == 8
+    (train_loader,) = {loader for epoch in epochs for loader in phase_loaders(document, epoch)}
+    (val_loader,) = {loader for phase in evaluations for loader in phase_loaders(document, phase)}
+    assert train_loader != val_loader and all(phase_loaders(document, phase) for phase in evaluations)
+    names = {attr(r, "name") for r in records_of_type(document, "entity", "prov4ml:MetricSeries").values()}
+    assert {"train_loss", "val_loss", "test_loss"} <= names and not {"loss", "eval_loss"} & names
+
+
+def test_hparams_configuration_optimizers_and_schedulers(fitted):
+    run, document, work = fitted
+    entities = document["entity"]
+
+    def param(source: str, name: str):
+        return attr(entities[f"run:param/{source}/{name}"], "prov:value")
+
+    assert (param("lightning.hparams", "hidden"), param("lightning.hparams", "lr")) == (16, 0.05)
+    assert [param("lightning.Trainer", name) for name in ("max_epochs", "precision", "accelerator", "num_devices",
+                                                           "strategy", "accumulate_grad_batches")] == \
+        [2, "32-true", "CPUAccelerator", 1, "SingleDeviceStrategy", 1]
+    (trainer,) = records_of_type(document, "entity", "prov4ml:Trainer").values()
+    assert attr(entities[attr(trainer, "model")], "class").endswith("Regressor")
+    assert attr(entities[attr(trainer, "optimizers")], "class") == "SGD"
+    scheduler = entities[attr(trainer, "schedulers")]
+    assert (attr(scheduler, "class"), attr(scheduler, "lightning.interval"),
+            attr(scheduler, "lightning.frequency")) == ("StepLR", "epoch", 1)
+
+
+def test_every_logged_value_is_one_series_row_at_its_step(fitted):
+    run, document, work = fitted
+    assert series(run, document, "train_loss") == lightning_rows(work, "train_loss_step")
+    assert series(run, document, "val_loss") == lightning_rows(work, "val_loss")  # not the sanity check's
+    assert series(run, document, "test_loss") == [(8, lightning_rows(work, "test_loss")[0][1])]
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch").values()
+    means = [attr(e, "train_loss.mean") for e in epochs]
+    assert means == pytest.approx([value for _, value in lightning_rows(work, "train_loss_epoch")], rel=1e-6)
+
+
+def test_checkpoints_by_content_generated_by_their_epoch(fitted):
+    run, document, work = fitted
+    checkpoints = records_of_type(document, "entity", "prov4ml:Checkpoint")
+    best = next(line for line in run.stdout.splitlines() if line.startswith("best ")).split(" ", 1)[1]
+    for epoch, path in enumerate(sorted((work / "lightning_out/checkpoints").iterdir())):
+        ident = "sha256:" + sha256(path)
+        (generation,) = relations(document, "wasGeneratedBy", entity=ident)
+        assert generation["prov:activity"] == f"run:epoch/{epoch}"
+        assert attr(checkpoints[ident], "best") is (True if str(path) == best else None)
+    assert len(checkpoints) == 2  # Lightning's torch.save into a buffer is not a checkpoint of its own
+
+
+def test_the_agent_changes_no_logged_metric(fitted, tmp_path):
+    run, document, work = fitted
+    plain = fit(tmp_path, "plain", "--test")[1]
+    assert logged(work) == logged(plain)
+
+
+def test_pytorch_lightning_package_with_ddp_spawn(tmp_path):
+    """The other package, and a Trainer pickled (callback included) into the process that fits."""
+    pytest.importorskip("pytorch_lightning")
+    run, work = fit(tmp_path, "launcher", "--strategy", "ddp_spawn", env={"LIGHTNING_PACKAGE": "pytorch_lightning"})
+    documents = [load_valid(path) for path in Path(run.folder).glob("*.json")]
+    (fitted,) = [d for d in documents if records_of_type(d, "activity", "prov4ml:Epoch")]
+    (trainer,) = records_of_type(fitted, "entity", "prov4ml:Trainer").values()
+    assert attr(trainer, "module") == "pytorch_lightning.trainer.trainer"
+    assert len(records_of_type(fitted, "activity", "prov4ml:Epoch")) == 2
+
+
+def test_slurm_requeue_and_sigterm_stay_lightnings(tmp_path):
+    """SIGUSR1 at step 3 (Lightning saves its HPC checkpoint and requeues), SIGTERM at step 5 (Lightning stops
+    at the next step and exits): the same with the agent as without it, and recorded."""
+    runs = {how: fit(tmp_path / how, how, "--signals", "--epochs", "4", env=SLURM) for how in ("launcher", "plain")}
+    for run, work in runs.values():
+        assert "Requeuing SLURM job 4242" in run.stderr and "Bypassing SIGTERM" in run.stderr
+        assert (work / "hpc_ckpt_1.ckpt").is_file()
+    run, work = runs["launcher"]
+    document = run.document()
+    hpc = document["entity"]["sha256:" + sha256(work / "hpc_ckpt_1.ckpt")]
+    assert (attr(hpc, "step"), attr(hpc, "epoch")) == (3, 0)
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch")
+    assert [attr(e, "complete") for e in epochs.values()] == [True, False]

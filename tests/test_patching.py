@@ -1,0 +1,53 @@
+"""patch() / unpatch() in-process: every integration restores exactly what it replaced."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+
+import torch
+
+from prov4ml_auto import integrations
+from prov4ml_auto.config import Config
+from prov4ml_auto.events import Buffer
+
+
+def _snapshot() -> dict[str, object]:
+    from torch.optim import lr_scheduler, optimizer
+    from torch.utils.data import dataloader
+
+    return {
+        "torch.save": torch.save, "torch.serialization.save": torch.serialization.save, "torch.load": torch.load,
+        "backward": torch.autograd.backward, "mse_loss": torch.nn.functional.mse_loss,
+        "Optimizer.__init__": vars(optimizer.Optimizer)["__init__"],
+        "LRScheduler.step": vars(lr_scheduler.LRScheduler)["step"],
+        "DataLoader.__iter__": vars(dataloader.DataLoader)["__iter__"],
+        "parse_known_args": vars(argparse.ArgumentParser)["parse_known_args"],
+        "random.seed": random.seed, "manual_seed": torch.manual_seed,
+        "post hooks": len(optimizer._global_optimizer_post_hooks),
+    }
+
+
+def test_patch_then_unpatch_restores_originals():
+    before = _snapshot()
+    buffer = Buffer(1000)
+    config = Config({})
+    for target in (argparse, random, torch):
+        for path in integrations.MODULES:
+            module = importlib.import_module(path)
+            if target.__name__ in module.TARGETS:
+                integrations._patch(module, target, config, buffer)
+    patched = _snapshot()
+    assert all(patched[name] is not before[name] for name in before if name != "post hooks")
+    assert patched["post hooks"] == before["post hooks"] + 1
+
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    kinds = [event[1] for event in buffer.drain()]
+    assert kinds == ["framework", "optimizer", "loss", "step"]
+
+    integrations.unpatch_all()
+    assert _snapshot() == before

@@ -1,0 +1,162 @@
+"""Hugging Face Trainer under the agent: real ``Trainer.train()`` runs of integration/hf_train.py (a tiny BERT
+built from a config; nothing is downloaded), with the agent and without it, and a third run that loads the
+trained model back with from_pretrained, from its folder and by a hub id served from a local cache."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import attr, records_of_type, relations, run_script
+
+pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+pytest.importorskip("datasets")
+
+SECRET = "hf_secret_token_value"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+VOLATILE = ("_runtime", "_per_second", "model_preparation_time")  # wall-clock values differ between runs
+
+
+def offline(tmp: Path) -> dict[str, str]:
+    return {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp / "hf_home"),
+            "HF_HUB_CACHE": str(tmp / "hub"), "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+
+
+def train(tmp: Path, how: str, *args: str):
+    work = tmp / "work"
+    work.mkdir(parents=True)
+    run = run_script("hf_train.py", "--log-history", "history.json", *args, root=str(tmp / "prov"), how=how,
+                     cwd=str(work), env=offline(tmp), timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run, work
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run, work = train(tmp_path_factory.mktemp("agent"), "launcher")
+    return run, run.document(), work
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    return train(tmp_path_factory.mktemp("plain"), "plain")[1]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def series(run, document: dict, name: str) -> list[tuple[int, float]]:
+    (record,) = [r for r in records_of_type(document, "entity", "prov4ml:MetricSeries").values()
+                 if attr(r, "name") == name]
+    with open(os.path.join(run.folder, attr(record, "path")), newline="") as handle:
+        return [(int(row["step"]), float(row["value"])) for row in csv.DictReader(handle)]
+
+
+def history(work: Path) -> list[dict]:
+    return json.loads((work / "history.json").read_text())
+
+
+def test_epochs_evaluations_and_steps_are_the_trainers_once(trained):
+    run, document, work = trained
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch")
+    evaluations = records_of_type(document, "activity", "prov4ml:Evaluation")
+    assert [attr(e, "trainerEpoch") for e in epochs.values()] == [0, 1]
+    assert all(attr(e, "trainer") == "transformers" and attr(e, "complete") for e in epochs.values())
+    assert [attr(e, "steps") for e in epochs.values()] == [6, 6]
+    assert len(evaluations) == 2 and all(attr(e, "trainer") == "transformers" for e in evaluations.values())
+    assert attr(document["activity"]["run:run"], "stepsTotal") == 12
+    (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
+    assert attr(optimizer, "steps") == 12 and attr(optimizer, "class") == "AdamW"
+    for phase in list(epochs) + list(evaluations):  # each phase used the DataLoader the Trainer iterated
+        used = {r["prov:entity"] for r in relations(document, "used", activity=phase)}
+        assert any(attr(document["entity"][u], "prov:type") == "prov4ml:DataLoader" for u in used)
+
+
+def test_trainer_arguments_model_config_and_datasets(trained):
+    run, document, work = trained
+    (trainer,) = records_of_type(document, "entity", "prov4ml:Trainer").values()
+    assert attr(trainer, "class") == "ScoredTrainer" and attr(trainer, "library") == "transformers"
+    params = document["entity"]
+    assert attr(params["run:param/transformers.TrainingArguments/learning_rate"], "prov:value") == 0.005
+    assert attr(params["run:param/transformers.TrainingArguments/hub_token"], "prov:value") == "<redacted>"
+    assert SECRET not in Path(run.folder, "prov.json").read_text()
+    model = params[attr(trainer, "model")]
+    assert attr(model, "configClass") == "BertConfig" and attr(model, "config.hidden_size") == 16
+    assert attr(model, "class") == "BertForSequenceClassification"
+    train_set = params[attr(trainer, "trainDataset")]
+    assert attr(train_set, "split") == "train" and attr(train_set, "rows") == 48
+    assert "input_ids" in attr(train_set, "features") and len(attr(train_set, "fingerprint")) == 16
+    (source,) = relations(document, "wasDerivedFrom", generatedEntity=attr(trainer, "trainDataset"))
+    assert attr(params[source["prov:usedEntity"]], "prov:type") == "prov4ml:DataFiles"
+    assert attr(trainer, "optimizers") in records_of_type(document, "entity", "prov4ml:Optimizer")
+    assert attr(trainer, "schedulers") in records_of_type(document, "entity", "prov4ml:LRScheduler")
+
+
+def test_every_logged_value_is_one_series_row_at_its_step(trained):
+    run, document, work = trained
+    logged = history(work)
+    for name in ("loss", "grad_norm", "learning_rate", "eval_loss", "eval_accuracy", "train_loss"):
+        assert series(run, document, name) == [(row["step"], row[name]) for row in logged if name in row], name
+
+
+def test_checkpoint_folders_file_by_file_generated_by_their_epoch(trained):
+    run, document, work = trained
+    folders = records_of_type(document, "entity", "prov4ml:Checkpoint")
+    by_path = {attr(r, "path"): ident for ident, r in folders.items()}
+    state = json.loads((work / "hf_out/checkpoints/checkpoint-12/trainer_state.json").read_text())
+    for epoch, step in enumerate((6, 12)):
+        folder = work / f"hf_out/checkpoints/checkpoint-{step}"
+        ident = by_path[str(folder)]
+        (generation,) = relations(document, "wasGeneratedBy", entity=ident)
+        assert generation["prov:activity"] == f"run:epoch/{epoch}"
+        members = {r["prov:entity"] for r in relations(document, "hadMember", collection=ident)}
+        assert members == {"sha256:" + sha256(path) for path in folder.iterdir()}
+        best = os.path.basename(state["best_model_checkpoint"]) == folder.name
+        assert attr(folders[ident], "best") is (True if best else None)
+    generated = [r["prov:entity"] for r in document["wasGeneratedBy"].values()]
+    assert len(generated) == len(set(generated))  # torch.save inside the folders is not recorded again
+    final = "sha256:" + sha256(work / "hf_out/final/model.safetensors")  # saved after train: torch.checkpoint's
+    assert final in document["entity"]
+
+
+def test_the_agent_changes_no_logged_metric_nor_weight(trained, plain):
+    run, document, work = trained
+
+    def stable(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in row.items() if not k.endswith(VOLATILE)} for row in rows]
+
+    assert stable(history(work)) == stable(history(plain))
+    assert sha256(work / "hf_out/final/model.safetensors") == sha256(plain / "hf_out/final/model.safetensors")
+
+
+def test_from_pretrained_folder_files_and_hub_revision(trained, tmp_path):
+    run, document, work = trained
+    snapshot = tmp_path / f"hub/models--tiny-org--tiny-bert/snapshots/{COMMIT}"
+    snapshot.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(work / "hf_out/final" / name, snapshot / name)
+    (tmp_path / "hub/models--tiny-org--tiny-bert/refs").mkdir()
+    (tmp_path / "hub/models--tiny-org--tiny-bert/refs/main").write_text(COMMIT)
+    loaded, _ = train(tmp_path, "launcher", "--init-from", str(work / "hf_out/final"),
+                      "--reference", "tiny-org/tiny-bert", "--evaluate-only")
+    second = loaded.document()
+    (local_id, local), (hub_id, hub) = records_of_type(second, "entity", "prov4ml:Pretrained").items()
+    assert attr(local, "path") == str(work / "hf_out/final")
+    files = {r["prov:entity"] for r in relations(second, "hadMember", collection=local_id)}
+    assert files == {"sha256:" + sha256(p) for p in (work / "hf_out/final").iterdir()}
+    assert files <= {r["prov:entity"] for r in relations(second, "used", activity="run:run")}
+    assert "sha256:" + sha256(work / "hf_out/final/model.safetensors") in document["entity"]  # run 1 made it
+    assert (attr(hub, "hubId"), attr(hub, "revision"), attr(hub, "commit")) == ("tiny-org/tiny-bert", "main", COMMIT)
+    assert len(relations(second, "wasDerivedFrom", usedEntity=hub_id)) == 1
+    assert not records_of_type(second, "activity", "prov4ml:Epoch")
+    (evaluation,) = records_of_type(second, "activity", "prov4ml:Evaluation").values()
+    assert attr(evaluation, "trainer") == "transformers"
+    assert len(series(loaded, second, "eval_loss")) == 1  # the Trainer's, not one per batch from torch.loss
