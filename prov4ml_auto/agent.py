@@ -319,7 +319,7 @@ def _exit_code(status: Any) -> int:
 # --- run-level handlers (collector thread) -----------------------------------------------------------
 def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: int, placement: dict,
                   parent: "_Parent | None") -> None:
-    recorder.begin_run(t, {**process_facts(argv, cwd, pid), **placement}, user_name(), None)
+    recorder.begin_run(t, {**process_facts(argv, cwd, pid), **placement}, user_name())
     if parent is not None:
         _link_parent(recorder, t, parent)
 
@@ -372,15 +372,7 @@ class _FactsGatherer:
             path = script_path()
             if path is not None:
                 self.script_done = True
-                self._script(recorder, path)
-
-    @staticmethod
-    def _script(recorder: Recorder, path: str) -> None:
-        recorder.doc.agent("run:script", {"prov:type": QName("prov:SoftwareAgent"), **script_facts(path)})
-        recorder.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:script"})
-        recorder.doc.relation("actedOnBehalfOf", {"prov:delegate": "run:script", "prov:responsible": "run:user"})
-        recorder.used_entity("run:code", {"prov:type": QName("prov4ml:SourceCode"),
-                                          **git_facts(os.path.dirname(path))})
+                recorder.script(script_facts(path), git_facts(os.path.dirname(path)))
 
 
 def activate(config: Config, lazy: bool = False) -> Agent | None:

@@ -54,14 +54,17 @@ class Recorder:
         self.trainer_folders: tuple[str, ...] = ()
 
     # --- run ---------------------------------------------------------------------------------------
-    def begin_run(self, start: float, run: Mapping[str, Any], user: str, script: Mapping[str, Any] | None) -> None:
+    def begin_run(self, start: float, run: Mapping[str, Any], user: str) -> None:
         self.doc.activity(RUN, {"prov:type": QName("prov4ml:TrainingRun"), **run}, start=start)
         self.doc.agent("run:user", {"prov:type": QName("prov:Person"), "name": user})
         self.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:user"})
-        if script is not None:
-            self.doc.agent("run:script", {"prov:type": QName("prov:SoftwareAgent"), **script})
-            self.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:script"})
-            self.doc.relation("actedOnBehalfOf", {"prov:delegate": "run:script", "prov:responsible": "run:user"})
+
+    def script(self, script: Mapping[str, Any], code: Mapping[str, Any]) -> None:
+        """The script as the software agent acting for the user, and its code version as an input."""
+        self.doc.agent("run:script", {"prov:type": QName("prov:SoftwareAgent"), **script})
+        self.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:script"})
+        self.doc.relation("actedOnBehalfOf", {"prov:delegate": "run:script", "prov:responsible": "run:user"})
+        self.used_entity("run:code", {"prov:type": QName("prov4ml:SourceCode"), **code})
 
     def update_run(self, attributes: Mapping[str, Any], end: float | None = None) -> None:
         self.doc.activity(RUN, attributes, end=end)

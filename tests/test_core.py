@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -62,6 +61,8 @@ def test_each_activation_records_the_run(project, tmp_path, how):
     document = run.document()
     activity = document["activity"]["run:run"]
     assert attr(activity, "status") == "finished" and attr(activity, "exit") == 0
+    assert attr(activity, "agentErrors") == 0 and attr(activity, "eventsDropped") == 0
+    assert attr(activity, "agentEvents") > 10 and 0 < attr(activity, "agentCpuSeconds") < 60
     assert "train.py --epochs 1 --lr 0.02" in attr(activity, "command")
     assert attr(activity, "cwd") == str(project) and attr(activity, "pid") > 0
     assert activity["prov:startTime"].endswith("+00:00") and activity["prov:endTime"] >= activity["prov:startTime"]
@@ -168,7 +169,7 @@ def test_sigterm_ends_by_sigterm_with_a_document(tmp_path):
 def test_secrets_never_reach_a_file(tmp_path):
     env = {"HF_TOKEN": SECRET, "WANDB_API_KEY": SECRET, "SLURM_JOB_ID": "77", "NCCL_PASSWORD": SECRET,
            "MASTER_ADDR": f"https://user:{SECRET}@host.example"}
-    run = run_script("train_plain.py", "--epochs", "1", "--api-token", SECRET, f"--data=data.csv",
+    run = run_script("train_plain.py", "--epochs", "1", "--api-token", SECRET, "--data=data.csv",
                      root=str(tmp_path / "runs"), env=env)
     assert run.returncode == 0, run.stderr
     document = run.document()

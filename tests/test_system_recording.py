@@ -242,7 +242,7 @@ def test_psutil_is_not_imported_at_start():
 def _recording(tmp_path, interval: float = 5.0) -> tuple[SystemRecording, Recorder]:
     recorder = Recorder(Document({"run": "https://example.org/", "prov4ml": "https://example.org/ns#"}),
                         str(tmp_path / "prov.series"), Hasher(0, 0))
-    recorder.begin_run(time.time(), {}, "tester", None)
+    recorder.begin_run(time.time(), {}, "tester")
     return SystemRecording(recorder, interval, False, 0.0), recorder
 
 
