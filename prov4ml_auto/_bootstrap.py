@@ -55,6 +55,6 @@ def _export_run_id() -> None:
     """A launcher (torchrun) is the parent of the ranks: give them one run id (its rendezvous id, when
     it has one, so that the launchers of every node agree), record nothing itself."""
     if not os.environ.get("PROV4ML_RUN_ID"):
-        from prov4ml_auto.agent import default_run_id
+        from prov4ml_auto.roles import default_run_id
 
         os.environ["PROV4ML_RUN_ID"] = default_run_id()

@@ -21,14 +21,12 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from prov4ml_auto import collector, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
 from prov4ml_auto.events import Buffer, Emit
-from prov4ml_auto.facts import environment_facts, git_facts, process_facts, script_facts, script_path, user_name
 from prov4ml_auto.files import Hasher, claim_folder, make_folder
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
@@ -37,23 +35,6 @@ from prov4ml_auto.roles import Placement, detect_placement
 from prov4ml_auto.system import recording as system_recording
 
 _agent: "Agent | None" = None
-
-
-def default_run_id(environ: Any = None, argv: list[str] | None = None) -> str:
-    """One id per job: the scheduler's when there is one, so every rank and node agrees on it; else
-    torchrun's rendezvous id from the command line (``argv``, by default this process's)."""
-    environ = os.environ if environ is None else environ
-    if environ.get("SLURM_JOB_ID"):
-        parts = [environ["SLURM_JOB_ID"], environ.get("SLURM_STEP_ID", ""), environ.get("SLURM_ARRAY_TASK_ID", ""),
-                 environ.get("SLURM_RESTART_COUNT", "")]
-        return "slurm-" + "-".join(part for part in parts if part)
-    elastic = environ.get("TORCHELASTIC_RUN_ID", "none")
-    if elastic and elastic != "none":
-        return f"elastic-{elastic}"
-    rendezvous = roles.rendezvous_id(argv)
-    if rendezvous:
-        return f"elastic-{rendezvous}"
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
 
 
 def default_run_name(argv: list[str], orig_argv: list[str]) -> str:
@@ -291,7 +272,7 @@ class Agent:
         timeout = self.config.exit_timeout  # type: ignore[attr-defined]
         self.collector.recorder.hasher.deadline = time.monotonic() + timeout * 0.6
         self.buffer.emit("run_end", outcome, self.buffer.dropped)
-        self.collector.stop_requested.set()
+        self.collector.stop()
         self.collector.written.wait(timeout)
         self._report()
 
@@ -319,7 +300,9 @@ def _exit_code(status: Any) -> int:
 # --- run-level handlers (collector thread) -----------------------------------------------------------
 def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: int, placement: dict,
                   parent: "_Parent | None") -> None:
-    recorder.begin_run(t, {**process_facts(argv, cwd, pid), **placement}, user_name())
+    from prov4ml_auto import facts  # imported on the collector: platform, subprocess, importlib.metadata
+
+    recorder.begin_run(t, {**facts.process_facts(argv, cwd, pid), **placement}, facts.user_name())
     if parent is not None:
         _link_parent(recorder, t, parent)
 
@@ -365,14 +348,16 @@ class _FactsGatherer:
         self.script_done = False
 
     def tick(self, recorder: Recorder, now: float, final: bool) -> None:
+        from prov4ml_auto import facts
+
         if not self.environment_done:
             self.environment_done = True
-            recorder.environment(environment_facts())
+            recorder.environment(facts.environment_facts())
         if not self.script_done:
-            path = script_path()
+            path = facts.script_path()
             if path is not None:
                 self.script_done = True
-                recorder.script(script_facts(path), git_facts(os.path.dirname(path)))
+                recorder.script(facts.script_facts(path), facts.git_facts(os.path.dirname(path)))
 
 
 def activate(config: Config, lazy: bool = False) -> Agent | None:
@@ -382,7 +367,7 @@ def activate(config: Config, lazy: bool = False) -> Agent | None:
     if _agent is not None:
         return _agent
     faults.strict = bool(config.strict)  # type: ignore[attr-defined]
-    run_id = config.run_id or os.environ.get("PROV4ML_RUN_ID") or default_run_id()  # type: ignore[attr-defined]
+    run_id = config.run_id or os.environ.get("PROV4ML_RUN_ID") or roles.default_run_id()  # type: ignore[attr-defined]
     os.environ["PROV4ML_RUN_ID"] = run_id
     agent = Agent(config, run_id, lazy)
     if lazy:
@@ -440,8 +425,7 @@ class _HeldBuffer(Buffer):
         return held_emit, held_emit_hot
 
 
-@dataclass(frozen=True)
-class _Parent:
+class _Parent(NamedTuple):
     """The nearest recorded process above this one, as it exported itself (Agent._export_as_parent)."""
 
     pid: int

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
-import orjson
 
 from prov4ml_auto import faults
 from prov4ml_auto.events import Buffer
@@ -48,9 +47,16 @@ class Collector(threading.Thread):
         if journal is not None:
             recorder.doc.set_listener(journal.change)
 
+    def stop(self) -> None:
+        self.stop_requested.set()
+        self.buffer.ready.set()
+
     def run(self) -> None:
         last_flush = time.monotonic()
-        while not self.stop_requested.wait(_TICK):
+        wake = self.buffer.ready
+        while not self.stop_requested.is_set():
+            wake.wait(_TICK)
+            wake.clear()
             self._pump()
             if time.monotonic() - last_flush >= self.journal_interval:
                 self._flush_journal()
@@ -61,14 +67,21 @@ class Collector(threading.Thread):
     def _pump(self, final: bool = False) -> None:
         for event in self.buffer.drain():
             self._dispatch(event)
+        now = time.time()
         for task in periodic:
-            _guarded(f"periodic.{getattr(task, '__qualname__', task)}", task, self.recorder, time.time(), final)
+            try:
+                task(self.recorder, now, final)
+            except Exception as exc:
+                faults.caught(f"periodic.{getattr(task, '__qualname__', task)}", exc, reraise=False)
 
     def _dispatch(self, event: tuple) -> None:
         self.events_seen += 1
         handler = handlers.get(event[1])
         if handler is not None:
-            _guarded(f"collector.{event[1]}", handler, self.recorder, event[0], *event[2:])
+            try:
+                handler(self.recorder, event[0], *event[2:])
+            except Exception as exc:
+                faults.caught(f"collector.{event[1]}", exc, reraise=False)
 
     def _flush_journal(self, final: bool = False) -> None:
         self.recorder.flush_series()
@@ -85,6 +98,8 @@ class Collector(threading.Thread):
         """The agent's own cost goes into the document: what it handled and the CPU its thread used."""
         self.recorder.update_run({"agentEvents": self.events_seen, "agentCpuSeconds": round(time.thread_time(), 6)})
         self.recorder.close_series(os.path.dirname(self.document_path))
+        import orjson  # imports dataclasses, uuid and more (~10 ms): here, not at interpreter start
+
         try:
             write_atomic(self.document_path, orjson.dumps(self.recorder.doc.to_dict()))
             self._flush_journal(final=True)
@@ -94,9 +109,3 @@ class Collector(threading.Thread):
         finally:
             self.written.set()
 
-
-def _guarded(where: str, fn: Callable[..., None], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception as exc:
-        faults.caught(where, exc, reraise=False)

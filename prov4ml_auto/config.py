@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -48,8 +47,7 @@ def parse_text(text: str) -> str:
     return text.strip()
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One option: its attribute name, variable, flag, parser, default and help text."""
 
     name: str

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import collections
 import os
+import threading
 import time
 from typing import Any, Callable
 
 Event = tuple
 Emit = Callable[..., None]
+WAKE_AT = 256  # per-step events waiting: wake the collector early (see Buffer.ready)
 
 
 class Buffer:
@@ -24,10 +26,14 @@ class Buffer:
         self.queue: collections.deque[Event] = collections.deque()
         self.dropped = 0
         self.owner_pid = os.getpid()
+        # Set when WAKE_AT events wait: in a fast loop the collector then drains every few milliseconds
+        # instead of every tick, so events never live long enough to be promoted by the garbage collector
+        # into the old generation, whose full collections (over the whole torch heap) stall a step by 100+ ms.
+        self.ready = threading.Event()
         self.emit, self.emit_hot = self._emitters()
 
     def _emitters(self) -> tuple[Emit, Emit]:
-        queue, append, capacity, now = self.queue, self.queue.append, self.capacity, time.time
+        queue, append, capacity, now, ready = self.queue, self.queue.append, self.capacity, time.time, self.ready
 
         def emit(*event: Any) -> None:
             """A lineage event: never dropped; ignored in a forked child, which has no run."""
@@ -36,8 +42,11 @@ class Buffer:
 
         def emit_hot(*event: Any) -> None:
             """A per-step event: dropped (and counted) rather than letting the buffer grow."""
-            if len(queue) < capacity:
+            size = len(queue)
+            if size < capacity:
                 append((now(), *event))
+                if size == WAKE_AT:
+                    ready.set()
             else:
                 self.dropped += 1
 

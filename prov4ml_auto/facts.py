@@ -13,10 +13,10 @@ import platform
 import socket
 import subprocess
 import sys
-from importlib import metadata
 from typing import Any
 
 from prov4ml_auto import __version__
+from prov4ml_auto.files import file_sha256
 from prov4ml_auto.redact import allowed_environment, redact_argv, redact_text
 
 _GIT_TIMEOUT = 5.0
@@ -59,12 +59,22 @@ def environment_facts() -> dict[str, Any]:
 
 
 def installed_distributions() -> list[str]:
+    """name==version of every distribution on sys.path, from the names of their .dist-info / .egg-info
+    folders (``torch-2.13.0+cpu.dist-info``): 0.5 ms where importlib.metadata, which parses every METADATA
+    file, takes 70 ms and more of the collector's time while the training has just begun. Names come out
+    normalised as the installer wrote them (``absl_py``)."""
     found = set()
-    for dist in metadata.distributions():
+    for folder in sys.path:
         try:
-            found.add(f"{dist.metadata['Name']}=={dist.version}")
-        except Exception:  # a broken dist-info must not hide the others
+            entries = os.scandir(folder or ".")
+        except OSError:
             continue
+        with entries:
+            for entry in entries:
+                stem, dot, suffix = entry.name.rpartition(".")
+                parts = stem.split("-")
+                if dot and suffix in ("dist-info", "egg-info") and len(parts) >= 2:
+                    found.add(f"{parts[0]}=={parts[1]}")
     return sorted(found, key=str.lower)
 
 
@@ -80,11 +90,7 @@ def script_path() -> str | None:
 
 
 def script_facts(path: str) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return {"path": path, "sha256": digest.hexdigest()}
+    return {"path": path, "sha256": file_sha256(path)}
 
 
 def git_facts(folder: str) -> dict[str, Any]:

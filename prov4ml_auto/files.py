@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import time
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 _CHUNK = 1 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -62,8 +60,7 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-@dataclass(frozen=True)
-class FileDigest:
+class FileDigest(NamedTuple):
     """A file's identity: sha256 when it could be hashed, else why not (status)."""
 
     path: str
@@ -110,7 +107,7 @@ class Hasher:
 
     def manifest(self, label: str, files: Iterable[tuple[str, str]], max_files: int = 10000) -> FileDigest:
         """sha256 over sorted-as-given (name, size, sha256) lines: the identity of a set of files."""
-        manifest = hashlib.sha256()
+        manifest = new_sha256()
         total = 0
         for count, (name, full) in enumerate(files):
             if count >= max_files:
@@ -132,13 +129,25 @@ class Hasher:
         return ""
 
     def _sha256(self, path: str) -> str:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                if self.deadline is not None and time.monotonic() >= self.deadline:
-                    raise TimeoutError("not hashed before exit")
-        return digest.hexdigest()
+        return file_sha256(path, self.deadline)
+
+
+def new_sha256() -> Any:
+    """hashlib loads OpenSSL (~10 ms): imported on first use, on the collector, not at interpreter start."""
+    import hashlib
+
+    return hashlib.sha256()
+
+
+def file_sha256(path: str, deadline: float | None = None) -> str:
+    """Read in chunks; past ``deadline`` (time.monotonic) give up with TimeoutError, so exit stays bounded."""
+    digest = new_sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("not hashed before exit")
+    return digest.hexdigest()
 
 
 def _failure(exc: BaseException) -> str:

@@ -11,10 +11,10 @@ The writer runs on the collector thread only.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from prov4ml_auto import faults
+
 
 FORMAT_VERSION = 1
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -30,15 +30,23 @@ class JournalWriter:
     def __init__(self, path: str, header: dict[str, Any]) -> None:
         self.path = path
         self._fd = os.open(path, _OPEN_FLAGS, 0o666)
-        self._pending: list[bytes] = [orjson.dumps({"prov4ml_journal": FORMAT_VERSION, **header})]
+        self._pending: list[Any] = [{"prov4ml_journal": FORMAT_VERSION, **header}]
 
     def change(self, kind: str, ident: str, record: dict) -> None:
-        self._pending.append(orjson.dumps([kind, ident, record]))
+        self._pending.append([kind, ident, record])  # serialised at the flush, on the collector
 
     def flush(self, now: float, final: bool = False) -> None:
-        self._pending.append(orjson.dumps({"end": now} if final else {"t": now}))
-        data = b"\n".join(self._pending) + b"\n"
+        import orjson  # imports dataclasses, uuid and more (~10 ms): on the collector, not at interpreter start
+
+        self._pending.append({"end": now} if final else {"t": now})
+        lines = []
+        for line in self._pending:
+            try:
+                lines.append(orjson.dumps(line))
+            except TypeError as exc:  # one value orjson refuses must not cost the other lines
+                faults.caught("journal", exc, reraise=False)
         self._pending = []
+        data = b"\n".join(lines) + b"\n"
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view):]
@@ -48,15 +56,15 @@ class JournalWriter:
         os.close(self._fd)
 
 
-@dataclass
 class Journal:
     """What a journal holds once read back."""
 
-    header: dict[str, Any]
-    changes: list[tuple[str, str, dict]] = field(default_factory=list)
-    last_time: float | None = None
-    ended: bool = False
-    skipped_lines: int = 0
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.header = header
+        self.changes: list[tuple[str, str, dict]] = []
+        self.last_time: float | None = None
+        self.ended = False
+        self.skipped_lines = 0
 
 
 def read_journal(data: bytes) -> Journal:
@@ -71,6 +79,8 @@ def read_journal(data: bytes) -> Journal:
 
 
 def _header(line: bytes) -> dict[str, Any]:
+    import orjson
+
     try:
         header = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -83,6 +93,8 @@ def _header(line: bytes) -> dict[str, Any]:
 
 
 def _read_line(journal: Journal, line: bytes) -> None:
+    import orjson
+
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:

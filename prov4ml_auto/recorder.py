@@ -7,7 +7,6 @@ JSON (the Document types values). This is where a fact becomes a record: look he
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from prov4ml_auto import faults
@@ -21,16 +20,18 @@ ENVIRONMENT = "run:environment"
 PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
 
 
-@dataclass
 class Phase:
     """An epoch or an evaluation pass, open between its first batch request and its end."""
 
-    ident: str
-    kind: str
-    index: int
-    start_step: int
-    metrics: dict[str, Aggregate] = field(default_factory=dict)
-    closed: bool = False
+    __slots__ = ("ident", "kind", "index", "start_step", "metrics", "closed")
+
+    def __init__(self, ident: str, kind: str, index: int, start_step: int) -> None:
+        self.ident = ident
+        self.kind = kind
+        self.index = index
+        self.start_step = start_step
+        self.metrics: dict[str, Aggregate] = {}
+        self.closed = False
 
 
 class Recorder:
@@ -168,7 +169,10 @@ class Recorder:
         epoch = None if self.epoch is None else self.epoch.index
         series.add(self.global_step if step is None else step, epoch, time, value)
         for phase in self.phases.values() if per_phase else ():
-            phase.metrics.setdefault(name, Aggregate()).add(value)
+            aggregate = phase.metrics.get(name)
+            if aggregate is None:
+                aggregate = phase.metrics[name] = Aggregate()
+            aggregate.add(value)
 
     def flush_series(self) -> None:
         for series in self.series.values():

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 MAIN = "main"
 LAUNCHER = "launcher"
@@ -34,8 +34,7 @@ _RENDEZVOUS_FLAGS = ("--rdzv-id", "--rdzv_id")
 Environ = dict[str, str] | os._Environ[str]
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """Where this process stands in a distributed job; world_size 1 means a single-process run.
     ``restart`` counts torchrun's restarts of the workers (their documents must not replace the first's);
     ``local_rank`` is None when nothing says it."""
@@ -214,3 +213,20 @@ def run_namespace(namespace: str, member: str) -> str | None:
     """The run's namespace from a member's (the inverse of member_namespace); None if it is not one."""
     suffix = member + "/" if member else ""
     return namespace[: len(namespace) - len(suffix)] if namespace.endswith(suffix) else None
+
+
+def default_run_id(environ: Any = None, argv: list[str] | None = None) -> str:
+    """One id per job: the scheduler's when there is one, so every rank and node agrees on it; else
+    torchrun's rendezvous id from the command line (``argv``, by default this process's)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("SLURM_JOB_ID"):
+        parts = [environ["SLURM_JOB_ID"], environ.get("SLURM_STEP_ID", ""), environ.get("SLURM_ARRAY_TASK_ID", ""),
+                 environ.get("SLURM_RESTART_COUNT", "")]
+        return "slurm-" + "-".join(part for part in parts if part)
+    elastic = environ.get("TORCHELASTIC_RUN_ID", "none")
+    if elastic and elastic != "none":
+        return f"elastic-{elastic}"
+    rendezvous = rendezvous_id(argv)
+    if rendezvous:
+        return f"elastic-{rendezvous}"
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()

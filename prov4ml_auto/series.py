@@ -6,13 +6,12 @@ The document references each file with its sha256, so long series never bloat th
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from typing import Any
 
 from prov4ml_auto.document import format_double
-from prov4ml_auto.files import make_folder, open_for_writing
+from prov4ml_auto.files import file_sha256, make_folder, open_for_writing
 
 
 class Aggregate:
@@ -86,8 +85,4 @@ class Series:
         if self._handle is None or self.failed:
             return None
         self._handle.close()
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
+        return file_sha256(self.path)

@@ -16,7 +16,7 @@ import pytest
 from helpers import BIN, INTEGRATION, PYTHON, attr, documents_in, finish_all, free_port, load_valid, prov4ml, \
     records_of_type, relations, start_command
 from prov4ml_auto import roles
-from prov4ml_auto.agent import default_run_id
+from prov4ml_auto.roles import default_run_id
 
 SCRIPT = os.path.join(INTEGRATION, "ddp_train.py")
 TIMEOUT = 90

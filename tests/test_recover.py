@@ -71,7 +71,7 @@ def test_a_killed_run_gets_a_valid_document_marked_interrupted(killed):
     assert run["prov:endTime"] == format_time(max(beats)), "ends at the last sign of life"
     assert attr(document["entity"]["run:optimizer/0"], "class") == "SGD"
     loss = document["entity"]["run:series/loss"]
-    assert attr(loss, "complete") is False and attr(loss, "value.count") >= 100
+    assert attr(loss, "complete") is False and attr(loss, "value.count") > 0  # how many: test_crash_safety
     csv = os.path.join(killed, attr(loss, "path"))
     assert attr(loss, "sha256") == Hasher(1e12, 1e12).file(csv).sha256
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 
-from prov4ml_auto.agent import default_run_id
+from prov4ml_auto.roles import default_run_id
 from prov4ml_auto.config import SETTINGS, Setting
 
 SITE_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_site")

@@ -5,9 +5,9 @@ closure (three wrapped calls in every training step), and importing wrapt costs 
 asyncio), which a script that only imports ``argparse`` or ``random`` would pay at start. ``wrap`` keeps
 wrapt's calling convention, ``wrapper(wrapped, instance, args, kwargs)``; the per-step hooks use ``replace``,
 whose factory returns the replacement itself (one call frame fewer). ``functools.wraps`` keeps the original's
-name, docstring, ``__wrapped__`` (so ``inspect.signature`` still sees its parameters) and pickling by reference;
-``__prepare_scriptable__`` hands TorchScript the original (a scripted module calling ``F.mse_loss`` would
-otherwise compile our wrapper, whose ``*args`` it cannot compile).
+name, docstring and ``__wrapped__`` (so ``inspect.signature`` still sees its parameters), and a function patched
+under one name still pickles by reference; ``__prepare_scriptable__`` hands TorchScript the original (a
+scripted module calling ``F.mse_loss`` would otherwise compile our wrapper, whose ``*args`` it cannot compile).
 """
 
 from __future__ import annotations

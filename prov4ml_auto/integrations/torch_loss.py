@@ -84,9 +84,9 @@ def _loss_function(original: Any) -> Any:
 
 def _value(tensor: Any) -> float | None:
     """Read on the collector; a meta or otherwise unreadable tensor has no value."""
-    if tensor.device.type == "meta":
+    if tensor.is_meta:
         return None
-    return float(tensor.detach().float().item())
+    return float(tensor.item())
 
 
 def _on_loss(recorder: Recorder, time: float, tensor: Any) -> None:

@@ -173,6 +173,7 @@ class _OptimizerState:
         self.steps = 0
         self.reported_steps = -1
         self.settings = [dict(group) for group in settings]
+        self.last_lrs: list = []  # as the last step event carried them: most steps change nothing
 
 
 _seen: IdentityMap[_OptimizerState] = IdentityMap()
@@ -261,6 +262,10 @@ def _on_step(recorder: Recorder, time: float, opt: Any, lrs: list) -> None:
     state.steps += 1
     if recorder.trainer is None:
         recorder.global_step = max(recorder.global_step, state.steps)
+    if lrs == state.last_lrs:
+        return
+    # a tensor learning rate can change in place, staying the same object: compare floats only
+    state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else []
     for number, lr in enumerate(lrs):
         _setting_seen(recorder, state, number, "lr", lr, time, state.steps)
 
