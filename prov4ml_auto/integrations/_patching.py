@@ -16,8 +16,44 @@ import functools
 import types
 from typing import Any, Callable
 
+from prov4ml_auto import faults
+
 Wrapper = Callable[[Callable[..., Any], Any, tuple, dict], Any]
 _MARK = "__prov4ml_patch__"
+
+
+def guarded(name: str) -> Callable[[Callable[..., Any]], Callable[..., None]]:
+    """For code of ours on the training thread: an error is counted under ``name``, never raised into the
+    user's training (strict mode excepted)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., None]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:
+                faults.caught(name, exc)
+        return run
+
+    return decorate
+
+
+def argument(args: tuple, kwargs: dict, index: int, name: str) -> Any:
+    """A wrapped call's argument, passed by position or by name."""
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def after(record: Callable[[Any, tuple, dict, Any], None]) -> Wrapper:
+    """The shape of every hook that is not per-step: the original runs untouched (its result and its
+    exceptions are the user's), then ``record(instance, args, kwargs, result)`` appends what it saw
+    (``record`` is ``guarded``: its errors are ours)."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        record(instance, args, kwargs, result)
+        return result
+
+    return wrapper
 
 
 class Patches:

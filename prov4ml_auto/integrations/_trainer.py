@@ -22,30 +22,12 @@ its last; the torch-level handlers consult the claim on the collector, never on 
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from prov4ml_auto import faults
 from prov4ml_auto.document import QName
 from prov4ml_auto.integrations import torch_data, torch_optim
 from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.recorder import Recorder
-
-
-def guarded(name: str) -> Callable[[Callable[..., Any]], Callable[..., None]]:
-    """For code of ours on the training thread: an error is counted under ``name``, never raised into the
-    user's training (strict mode excepted)."""
-
-    def decorate(fn: Callable[..., Any]) -> Callable[..., None]:
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> None:
-            try:
-                fn(*args, **kwargs)
-            except Exception as exc:
-                faults.caught(name, exc)
-        return run
-
-    return decorate
 
 
 def scalar(value: Any) -> float | None:

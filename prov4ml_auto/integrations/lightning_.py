@@ -29,8 +29,8 @@ from types import ModuleType
 from typing import Any, Callable
 
 from prov4ml_auto.document import QName
-from prov4ml_auto.integrations._patching import Patches, Wrapper
-from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id, guarded, scalar
+from prov4ml_auto.integrations._patching import Patches, Wrapper, argument, guarded
+from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id, scalar
 from prov4ml_auto.recorder import Recorder
 
 NAME = "lightning"
@@ -97,9 +97,8 @@ def _log(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) 
 def _logged(module: Any, args: tuple, kwargs: dict) -> None:
     trainer = module._trainer  # None: the log went nowhere (no Trainer attached)
     if trainer is not None:
-        name = args[0] if args else kwargs.get("name")
-        value = args[1] if len(args) > 1 else kwargs.get("value")
-        _emit_hot("pl_log", name, value, _logger_step(trainer))
+        _emit_hot("pl_log", argument(args, kwargs, 0, "name"), argument(args, kwargs, 1, "value"),
+                  _logger_step(trainer))
 
 
 def _logger_step(trainer: Any) -> int:

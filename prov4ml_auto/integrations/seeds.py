@@ -5,9 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto import faults
 from prov4ml_auto.document import QName, local_name
-from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "seeds"
@@ -36,15 +35,11 @@ def unpatch() -> None:
 
 
 def _recorder_for(function: str):
-    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        result = wrapped(*args, **kwargs)
-        try:
-            value = args[0] if args else kwargs.get("seed", kwargs.get("a"))
-            _emit("seed", function, value if isinstance(value, (int, float, str)) else repr(value))
-        except Exception as exc:
-            faults.caught(NAME, exc)
-        return result
-    return wrapper
+    @guarded(NAME)
+    def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        value = args[0] if args else kwargs.get("seed", kwargs.get("a"))
+        _emit("seed", function, value if isinstance(value, (int, float, str)) else repr(value))
+    return after(record)
 
 
 def _on_seed(recorder: Recorder, time: float, function: str, value: Any) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto import faults
-from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "tensorboard"
@@ -22,48 +21,32 @@ def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit, _emit_hot
     _emit, _emit_hot = emit, emit_hot
     writer = module.SummaryWriter
-    _patches.wrap(writer, "add_scalar", _add_scalar)
-    _patches.wrap(writer, "add_scalars", _add_scalars)
-    _patches.wrap(writer, "add_hparams", _add_hparams)
+    _patches.wrap(writer, "add_scalar", after(_add_scalar))
+    _patches.wrap(writer, "add_scalars", after(_add_scalars))
+    _patches.wrap(writer, "add_hparams", after(_add_hparams))
 
 
 def unpatch() -> None:
     _patches.undo()
 
 
-def _argument(args: tuple, kwargs: dict, index: int, name: str) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name)
+@guarded(NAME)
+def _add_scalar(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    _emit_hot("tb_scalar", argument(args, kwargs, 0, "tag"), argument(args, kwargs, 1, "scalar_value"),
+              argument(args, kwargs, 2, "global_step"))
 
 
-def _add_scalar(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        _emit_hot("tb_scalar", _argument(args, kwargs, 0, "tag"), _argument(args, kwargs, 1, "scalar_value"),
-                  _argument(args, kwargs, 2, "global_step"))
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return result
+@guarded(NAME)
+def _add_scalars(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    main_tag = argument(args, kwargs, 0, "main_tag")
+    step = argument(args, kwargs, 2, "global_step")
+    for tag, value in dict(argument(args, kwargs, 1, "tag_scalar_dict")).items():
+        _emit_hot("tb_scalar", f"{main_tag}/{tag}", value, step)
 
 
-def _add_scalars(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        main_tag = _argument(args, kwargs, 0, "main_tag")
-        step = _argument(args, kwargs, 2, "global_step")
-        for tag, value in dict(_argument(args, kwargs, 1, "tag_scalar_dict")).items():
-            _emit_hot("tb_scalar", f"{main_tag}/{tag}", value, step)
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return result
-
-
-def _add_hparams(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        _emit("hyperparameters", "tensorboard", dict(_argument(args, kwargs, 0, "hparam_dict")))
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return result
+@guarded(NAME)
+def _add_hparams(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    _emit("hyperparameters", "tensorboard", dict(argument(args, kwargs, 0, "hparam_dict")))
 
 
 def _on_scalar(recorder: Recorder, time: float, tag: Any, value: Any, step: Any) -> None:

@@ -15,9 +15,8 @@ import os
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto import faults
 from prov4ml_auto.document import QName
-from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.checkpoint"
@@ -44,10 +43,6 @@ def unpatch() -> None:
     _patches.undo()
 
 
-def _argument(args: tuple, kwargs: dict, index: int, name: str) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name)
-
-
 def _file_state(target: Any) -> tuple[str, tuple[int, int]] | None:
     if not isinstance(target, (str, os.PathLike)):
         return None
@@ -57,33 +52,25 @@ def _file_state(target: Any) -> tuple[str, tuple[int, int]] | None:
 
 
 def _saved(api: str, obj_index: int, path_index: int, path_name: str):
-    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        result = wrapped(*args, **kwargs)
-        try:
-            target = _argument(args, kwargs, path_index, path_name)
-            state = _file_state(target)
-            obj = _argument(args, kwargs, obj_index, "obj" if api == "torch.save" else "tensors")
-            if state is None:
-                _emit("save_stream", api, type(target).__qualname__, getattr(target, "name", None))
-            else:
-                _emit("save", api, state[0], state[1], _contents(obj))
-        except Exception as exc:
-            faults.caught(NAME, exc)
-        return result
-    return wrapper
+    @guarded(NAME)
+    def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        target = argument(args, kwargs, path_index, path_name)
+        state = _file_state(target)
+        obj = argument(args, kwargs, obj_index, "obj" if api == "torch.save" else "tensors")
+        if state is None:
+            _emit("save_stream", api, type(target).__qualname__, getattr(target, "name", None))
+        else:
+            _emit("save", api, state[0], state[1], _contents(obj))
+    return after(record)
 
 
 def _loaded(api: str, path_index: int, path_name: str):
-    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        result = wrapped(*args, **kwargs)
-        try:
-            state = _file_state(_argument(args, kwargs, path_index, path_name))
-            if state is not None:
-                _emit("load", api, state[0], state[1])
-        except Exception as exc:
-            faults.caught(NAME, exc)
-        return result
-    return wrapper
+    @guarded(NAME)
+    def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        state = _file_state(argument(args, kwargs, path_index, path_name))
+        if state is not None:
+            _emit("load", api, state[0], state[1])
+    return after(record)
 
 
 def _contents(obj: Any) -> str:

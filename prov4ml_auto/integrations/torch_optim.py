@@ -20,7 +20,7 @@ from typing import Any
 from prov4ml_auto import collector, faults
 from prov4ml_auto.document import QName
 from prov4ml_auto.integrations._identity import IdentityMap
-from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.optim"
@@ -45,8 +45,8 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     _patches.wrap(optimizer.Optimizer, "__init__", _optimizer_init)
     _patches.wrap(optimizer.Optimizer, "load_state_dict", _settings_changed("state_loaded"))
     _patches.wrap(optimizer.Optimizer, "add_param_group", _settings_changed("group_added"))
-    _patches.wrap(lr_scheduler.LRScheduler, "__init__", _scheduler_init)
-    _patches.wrap(lr_scheduler.LRScheduler, "step", _scheduler_step)
+    _patches.wrap(lr_scheduler.LRScheduler, "__init__", after(_scheduler_init))
+    _patches.wrap(lr_scheduler.LRScheduler, "step", after(_scheduler_step))
     _hook_handles.append(optimizer.register_optimizer_step_pre_hook(_before_step))
     _hook_handles.append(optimizer.register_optimizer_step_post_hook(_after_step))
     collector.periodic.append(_report_steps)
@@ -130,37 +130,25 @@ def _modules_behind(params: Any) -> list[Any]:
 
 
 def _settings_changed(reason: str):
-    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        result = wrapped(*args, **kwargs)
-        try:
-            if instance in _constructed:
-                _emit("optimizer_settings", instance, _group_settings(instance), reason)
-        except Exception as exc:
-            faults.caught(NAME, exc)
-        return result
-    return wrapper
+    @guarded(NAME)
+    def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        if instance in _constructed:
+            _emit("optimizer_settings", instance, _group_settings(instance), reason)
+    return after(record)
 
 
-def _scheduler_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        settings = {key: value for key, value in vars(instance).items()
-                    if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
-        _emit("scheduler", instance, type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return result
+@guarded(NAME)
+def _scheduler_init(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    settings = {key: value for key, value in vars(instance).items()
+                if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
+    _emit("scheduler", instance, type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
 
 
-def _scheduler_step(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        optimizer = getattr(instance, "optimizer", None)
-        if optimizer in _constructed:
-            _emit("optimizer_settings", optimizer, _group_settings(optimizer), "scheduler")
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return result
+@guarded(NAME)
+def _scheduler_step(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    optimizer = getattr(instance, "optimizer", None)
+    if optimizer in _constructed:
+        _emit("optimizer_settings", optimizer, _group_settings(optimizer), "scheduler")
 
 
 # --- collector ---------------------------------------------------------------------------------------

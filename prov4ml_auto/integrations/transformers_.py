@@ -30,8 +30,8 @@ from typing import Any, Callable
 from prov4ml_auto.document import QName
 from prov4ml_auto.importhooks import when_imported
 from prov4ml_auto.integrations import torch_data, torch_optim
-from prov4ml_auto.integrations._patching import Patches, Wrapper
-from prov4ml_auto.integrations._trainer import TrainerLoops, guarded
+from prov4ml_auto.integrations._patching import Patches, Wrapper, guarded
+from prov4ml_auto.integrations._trainer import TrainerLoops
 from prov4ml_auto.recorder import RUN, Recorder
 from prov4ml_auto.redact import redact_mapping
 
