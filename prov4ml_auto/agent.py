@@ -182,7 +182,7 @@ class Agent:
 
     def _announce(self) -> None:
         if not self.config.quiet:  # type: ignore[attr-defined]
-            warn(f"prov4ml: recording run {self.run_id} -> {self.document_path}")
+            warn(f"prov4ml: recording run {self.run_id} -> {self.folder}")
 
     def _install_exit_hooks(self) -> None:
         atexit.register(self.finish)
