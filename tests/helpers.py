@@ -5,8 +5,13 @@ from __future__ import annotations
 import glob
 import json
 import os
+import queue
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 
 from prov4ml_auto.validate import oracle_problems, validate_document
@@ -47,6 +52,15 @@ def run_script(script: str, *args: str, root: str, how: str = "launcher", env: d
                timeout: float = 120, cwd: str | None = None) -> Run:
     """Run integration/<script> as a user would: under prov4ml-run ("launcher"), with PROV4ML_ENABLE=1
     ("enable"), or with no agent at all ("plain")."""
+    command, environment = script_command(script, args, root, how, env)
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout,
+                          cwd=cwd or _existing_parent(root))
+    return Run(done.returncode, done.stdout, done.stderr, root)
+
+
+def script_command(script: str, args: tuple[str, ...], root: str, how: str,
+                   env: dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start integration/<script> the way ``how`` says."""
     path = script if os.path.isabs(script) else os.path.join(INTEGRATION, script)
     command = [PYTHON, path, *args]
     environment = agent_env(root, **(env or {}))
@@ -56,9 +70,7 @@ def run_script(script: str, *args: str, root: str, how: str = "launcher", env: d
         environment["PROV4ML_ENABLE"] = "1"
     else:
         environment = {k: v for k, v in environment.items() if not k.startswith("PROV4ML_")}
-    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout,
-                          cwd=cwd or _existing_parent(root))
-    return Run(done.returncode, done.stdout, done.stderr, root)
+    return command, environment
 
 
 def _existing_parent(path: str) -> str:
@@ -103,10 +115,6 @@ def relations(document: dict, kind: str, **formal: str) -> list[dict]:
 
 
 # --- jobs that are signalled while they run (crash safety, recovery) ---------------------------------
-import queue  # noqa: E402  (this section was added at the end of the file, imports included)
-import threading  # noqa: E402
-import time  # noqa: E402
-
 
 class Job:
     """A script running in the background; reader threads collect its output so a test can wait for a line
@@ -165,13 +173,7 @@ class Job:
 def start_script(script: str, *args: str, root: str, agent: bool = True, env: dict[str, str] | None = None,
                  cwd: str | None = None, preexec_fn=None) -> Job:
     """integration/<script> under prov4ml-run (``agent``) or plain, running in the background."""
-    path = script if os.path.isabs(script) else os.path.join(INTEGRATION, script)
-    command = [PYTHON, path, *args]
-    environment = agent_env(root, **(env or {}))
-    if agent:
-        command = [os.path.join(BIN, "prov4ml-run"), *command]
-    else:
-        environment = {k: v for k, v in environment.items() if not k.startswith("PROV4ML_")}
+    command, environment = script_command(script, args, root, "launcher" if agent else "plain", env)
     return Job(command, environment, cwd or _existing_parent(root), preexec_fn)
 
 
@@ -181,9 +183,6 @@ def prov4ml(*args: str) -> subprocess.CompletedProcess:
 
 
 # --- jobs of several processes (torchrun, SLURM tasks, multiprocessing) ------------------------------
-import signal  # noqa: E402
-import socket  # noqa: E402
-
 
 def free_port() -> int:
     """A TCP port free right now, for a rendezvous (gloo, torchrun's c10d) on this machine."""
