@@ -56,6 +56,25 @@ def after(record: Callable[[Any, tuple, dict, Any], None]) -> Wrapper:
     return wrapper
 
 
+def outermost(record: Callable[[Any, tuple, dict, Any], None]) -> Wrapper:
+    """Like ``after``, but only for the outermost of nested calls: argparse's subparsers parse again, on
+    part of argv; from_pretrained loads a model's config through from_pretrained too."""
+    depth = 0
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        nonlocal depth
+        depth += 1
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            depth -= 1
+        if depth == 0:
+            record(instance, args, kwargs, result)
+        return result
+
+    return wrapper
+
+
 class Patches:
     """The patches one integration made; ``undo`` puts back the exact originals (descriptors included)."""
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from prov4ml_auto import faults
 from prov4ml_auto.document import QName
 from prov4ml_auto.integrations._identity import IdentityMap
-from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.data"
@@ -40,7 +40,7 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     _emit, _grad_enabled = emit, torch.is_grad_enabled
     from torch.utils.data import dataloader
 
-    _patches.wrap(dataloader.DataLoader, "__iter__", _loader_iter)
+    _patches.wrap(dataloader.DataLoader, "__iter__", after(_loader_iter))
     _patches.replace(dataloader._BaseDataLoaderIter, "__next__", _iterator_next)
 
 
@@ -49,13 +49,9 @@ def unpatch() -> None:
 
 
 # --- training thread ---------------------------------------------------------------------------------
-def _loader_iter(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    iterator = wrapped(*args, **kwargs)
-    try:
-        _emit("pass_begin", instance, id(iterator), _grad_enabled())
-    except Exception as exc:
-        faults.caught(NAME, exc)
-    return iterator
+@guarded(NAME)
+def _loader_iter(loader: Any, args: tuple, kwargs: dict, iterator: Any) -> None:
+    _emit("pass_begin", loader, id(iterator), _grad_enabled())
 
 
 def _iterator_next(original: Any) -> Any:

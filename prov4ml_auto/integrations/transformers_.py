@@ -30,7 +30,7 @@ from typing import Any, Callable
 from prov4ml_auto.document import QName
 from prov4ml_auto.importhooks import when_imported
 from prov4ml_auto.integrations import torch_data, torch_optim
-from prov4ml_auto.integrations._patching import Patches, Wrapper, guarded
+from prov4ml_auto.integrations._patching import Patches, Wrapper, guarded, outermost
 from prov4ml_auto.integrations._trainer import TrainerLoops
 from prov4ml_auto.recorder import RUN, Recorder
 from prov4ml_auto.redact import redact_mapping
@@ -48,7 +48,6 @@ _classmethods: list[tuple[type, str, Any]] = []  # replaced here: Patches cannot
 _emit: Any = None
 _emit_hot: Any = None
 _callback_type: Any = None  # the TrainerCallback subclass, made once transformers.trainer is imported
-_loading = 0  # from_pretrained calls in progress
 
 
 def patch(transformers: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -197,24 +196,15 @@ def _listing(folder: str) -> list[tuple[str, tuple[int, int]]]:
     return found[:_MAX_FOLDER_FILES]
 
 
-def _from_pretrained(wrapped: Callable[..., Any], cls: type, args: tuple, kwargs: dict) -> Any:
-    global _loading
-    _loading += 1
-    try:
-        result = wrapped(*args, **kwargs)
-    finally:
-        _loading -= 1
-    if _loading == 0:
-        _loaded(cls, args, kwargs, result)
-    return result
-
-
 @guarded(NAME)
 def _loaded(cls: type, args: tuple, kwargs: dict, result: Any) -> None:
     source = args[0] if args else kwargs.get("pretrained_model_name_or_path")
     if isinstance(source, (str, os.PathLike)):
         _emit("hf_pretrained", cls.__qualname__, os.fspath(source), kwargs.get("revision"), kwargs.get("cache_dir"),
               result)
+
+
+_from_pretrained = outermost(_loaded)  # one counter for every class: a model loads its config inside its own load
 
 
 # --- collector ---------------------------------------------------------------------------------------
