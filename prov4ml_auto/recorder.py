@@ -162,17 +162,20 @@ class Recorder:
     # --- metrics -----------------------------------------------------------------------------------
     def metric(self, name: str, value: float, time: float, step: int | None = None, per_phase: bool = True) -> None:
         """A value at a step: one row in the series' side file, one update of the open phases' aggregates
-        (``per_phase=False`` where a phase watcher summarises the series itself, as system metrics do)."""
+        (``per_phase=False`` where a phase watcher summarises the series itself, as system metrics do).
+        Called for every training step's loss: kept to dictionary lookups and Aggregate.add."""
+        value = float(value)  # an int, a bool or numpy's float64 (whose repr is "np.float64(...)")
         series = self.series.get(name)
         if series is None:
             series = self.series[name] = Series(os.path.join(self.series_dir, local_name(name) + ".csv"))
         epoch = None if self.epoch is None else self.epoch.index
         series.add(self.global_step if step is None else step, epoch, time, value)
-        for phase in self.phases.values() if per_phase else ():
-            aggregate = phase.metrics.get(name)
-            if aggregate is None:
-                aggregate = phase.metrics[name] = Aggregate()
-            aggregate.add(value)
+        if per_phase:
+            for phase in self.phases.values():
+                aggregate = phase.metrics.get(name)
+                if aggregate is None:
+                    aggregate = phase.metrics[name] = Aggregate()
+                aggregate.add(value)
 
     def flush_series(self) -> None:
         for series in self.series.values():

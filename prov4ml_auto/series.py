@@ -6,7 +6,6 @@ The document references each file with its sha256, so long series never bloat th
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -25,17 +24,22 @@ class Aggregate:
         self.total = 0.0
 
     def add(self, value: float) -> None:
+        """Once per step per open phase: plain comparisons, no calls (``v - v`` is 0.0 only when v is finite)."""
         self.count += 1
         if self.first is None:
             self.first = value
         self.last = value
-        if not math.isfinite(value):
+        if value - value != 0.0:
             self.non_finite += 1
-            return
-        self.finite += 1
-        self.total += value
-        self.low = value if self.low is None else min(self.low, value)
-        self.high = value if self.high is None else max(self.high, value)
+        elif self.finite:
+            self.finite += 1
+            self.total += value
+            if value < self.low:
+                self.low = value
+            elif value > self.high:
+                self.high = value
+        else:
+            self.finite, self.total, self.low, self.high = 1, value, value, value
 
     def attributes(self, prefix: str) -> dict[str, Any]:
         out: dict[str, Any] = {f"{prefix}.count": self.count, f"{prefix}.first": self.first,
@@ -58,9 +62,11 @@ class Series:
         self.failed = False  # the file could not be written (full disk): stop trying, keep the aggregates
 
     def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
+        """``value`` is a float (Recorder.metric makes it one): its repr is its xsd:double form when finite."""
         self.aggregate.add(value)
         if not self.failed:
-            self._rows.append(f"{step},{'' if epoch is None else epoch},{time:.6f},{format_double(value)}\n")
+            text = repr(value) if value - value == 0.0 else format_double(value)
+            self._rows.append(f"{step},{'' if epoch is None else epoch},{time:.6f},{text}\n")
 
     def flush(self) -> None:
         """Raises OSError once, when the file cannot be written; later calls do nothing."""

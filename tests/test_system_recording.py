@@ -164,6 +164,9 @@ def test_training_with_gpus_records_series_aggregates_energy_and_carbon(tmp_path
         assert attr(epoch, "processCpuPercentMax") > 0 and attr(epoch, "gpu0PowerWattsMax") == FAKE_WATTS
 
     total = document["activity"]["run:run"]
+    host_totals = {"prov4ml:hostCpuPercentMean", "prov4ml:hostDiskReadBytes", "prov4ml:hostNetSentBytes"}
+    assert {"prov4ml:hostCpuPercentMean"} <= host_totals & total.keys()  # disks and NICs: where the host has them
+    assert all(not host_totals & phase.keys() for phase in phases.values())  # boundaries read no host counters
     assert attr(total, "gpuEnergyJoules") >= sum(attr(p, "gpuEnergyJoules") for p in phases.values())
     assert attr(total, "processCpuPercentMax") == max(float(r["value"]) for r in _series(run, "system.process_cpu_percent"))
     assert attr(total, "processMemoryRssBytesMax") >= max(float(row["value"]) for row in rss)

@@ -160,3 +160,21 @@ def test_tensorboard_scalars_and_safetensors(tmp_path):
     ident = "sha256:" + sha256(str(tmp_path / "weights.safetensors"))
     assert attr(document["entity"][ident], "api") == "safetensors"
     assert relations(document, "wasGeneratedBy", entity=ident)
+
+
+def test_torch_compile_traces_past_the_hooks(tmp_path):
+    """torch.compile traces the wrapped loss functions with fake and functional tensors: they are not losses
+    (reading one raises inside torch), the compiler's graphs and results stay the same, and the training
+    losses still come from backward."""
+    outputs = {}
+    for how in ("plain", "launcher"):
+        run = run_script("compiled_train.py", root=str(tmp_path / how), how=how, timeout=300)
+        assert run.returncode == 0, run.stderr
+        outputs[how] = run
+    assert outputs["launcher"].stdout == outputs["plain"].stdout
+    assert "agent errors" not in outputs["launcher"].stderr
+    document = outputs["launcher"].document()
+    assert attr(document["activity"]["run:run"], "agentErrors") == 0
+    losses = read_series(outputs["launcher"].folder, document, "loss")
+    assert [int(row["step"]) for row in losses] == list(range(1, 13))
+    assert float(losses[-1]["value"]) == pytest.approx(float(outputs["plain"].stdout.split()[1]), rel=1e-6)

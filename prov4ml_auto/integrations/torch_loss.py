@@ -1,7 +1,11 @@
 """Losses: training loss through autograd's backward, validation loss through torch.nn's loss functions.
 
-Training thread: keeps a reference to the scalar tensor and nothing else (``loss.item()`` would wait for the
-GPU); the collector reads the values. ``Tensor.backward`` calls ``torch.autograd.backward`` through the module
+Training thread: a CPU loss is read at once (``item()``, 150 ns, nothing to wait for); any other loss is
+detached and read by the collector (reading a GPU value here would wait for the GPU). The training thread never
+hands over the loss tensor itself: the collector holding it would keep the step's autograd graph alive and
+free it on the other thread, which measurably slowed both threads. Only plain ``torch.Tensor`` losses count:
+a tensor subclass may be a tracing stand-in (torch.compile's fake tensors) or a distributed tensor whose read
+would be a collective. ``Tensor.backward`` calls ``torch.autograd.backward`` through the module
 attribute, so wrapping that one function sees both spellings. torch.nn loss modules call the functions in
 ``torch.nn.functional`` the same way, so wrapping those sees ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``;
 a loss computed with grad disabled is a validation loss.
@@ -34,11 +38,17 @@ _patches = Patches()
 _emit_hot: Any = None
 _grad_enabled: Any = None
 _tensor_type: Any = None
+_set_cuda_device: Any = None
+
+# Devices whose scalars the collector reads; others (meta, lazy/XLA, where a read runs the pending graph)
+# are not read.
+_READ_LATER = ("cuda", "xpu", "mps")
 
 
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
-    global _emit_hot, _grad_enabled, _tensor_type
+    global _emit_hot, _grad_enabled, _tensor_type, _set_cuda_device
     _emit_hot, _grad_enabled, _tensor_type = emit_hot, torch.is_grad_enabled, torch.Tensor
+    _set_cuda_device = torch.cuda.set_device
     _patches.replace(torch.autograd, "backward", _backward)
     functional = torch.nn.functional
     for name in LOSS_FUNCTIONS:
@@ -57,8 +67,8 @@ def _backward(original: Any) -> Any:
         result = original(*args, **kwargs)
         try:
             tensors = args[0] if args else kwargs.get("tensors")
-            if isinstance(tensors, _tensor_type) and tensors.dim() == 0:
-                _emit_hot("loss", tensors)
+            if type(tensors) is _tensor_type and tensors.dim() == 0:
+                _emit_hot("loss", tensors.item() if tensors.is_cpu else tensors.detach())
         except Exception as exc:
             faults.caught(NAME, exc)
         return result
@@ -73,8 +83,8 @@ def _loss_function(original: Any) -> Any:
         result = original(*args, **kwargs)
         if not _grad_enabled():
             try:
-                if isinstance(result, _tensor_type) and result.dim() == 0:
-                    _emit_hot("eval_loss", result)
+                if type(result) is _tensor_type and result.dim() == 0:
+                    _emit_hot("eval_loss", result.item() if result.is_cpu else result.detach())
             except Exception as exc:
                 faults.caught(NAME, exc)
         return result
@@ -82,25 +92,31 @@ def _loss_function(original: Any) -> Any:
     return loss_function
 
 
-def _value(tensor: Any) -> float | None:
-    """Read on the collector; a meta or otherwise unreadable tensor has no value."""
-    if tensor.is_meta:
+def _value(loss: Any) -> float | None:
+    """A CPU loss arrives as a number; a detached device tensor is read here, with the collector thread's
+    current CUDA device set to the tensor's own (a device guard restoring the thread's default device 0 would
+    otherwise create a CUDA context on GPU 0 in a rank that uses another GPU)."""
+    if not isinstance(loss, _tensor_type):
+        return float(loss)
+    if loss.device.type not in _READ_LATER:
         return None
-    return float(tensor.item())
+    if loss.device.type == "cuda":
+        _set_cuda_device(loss.device)
+    return float(loss.item())
 
 
-def _on_loss(recorder: Recorder, time: float, tensor: Any) -> None:
+def _on_loss(recorder: Recorder, time: float, loss: Any) -> None:
     if recorder.trainer is not None:
         return
-    value = _value(tensor)
+    value = _value(loss)
     if value is not None:
         recorder.metric("loss", value, time, step=recorder.global_step + 1)
 
 
-def _on_eval_loss(recorder: Recorder, time: float, tensor: Any) -> None:
+def _on_eval_loss(recorder: Recorder, time: float, loss: Any) -> None:
     if recorder.trainer is not None:
         return
-    value = _value(tensor)
+    value = _value(loss)
     if value is not None:
         recorder.metric("eval_loss", value, time)
 

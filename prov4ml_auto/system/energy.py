@@ -8,6 +8,8 @@ when no CPU counter exists, and is always labelled as such.
 
 from __future__ import annotations
 
+import os
+
 import psutil
 
 from .nvml import Nvml
@@ -45,7 +47,6 @@ class EnergyMeter:
         self._estimate = estimate and not self._rapl.available
         self._tdp_given = cpu_tdp_watts is not None
         self._tdp = cpu_tdp_watts if cpu_tdp_watts is not None else DEFAULT_CPU_TDP_WATTS
-        self._proc = psutil.Process()
         self._cores = psutil.cpu_count(logical=True) or 1
         self._gpu_uuids: frozenset[str] | None = None
 
@@ -114,7 +115,7 @@ class EnergyMeter:
         return "nvml-total-energy-counter" + (f" (not supported on {', '.join(missing)})" if missing else "")
 
     def _estimated_cpu_joules(self) -> float:
-        t = self._proc.cpu_times()
+        t = os.times()  # a system call, not a /proc read: energy is read at every phase boundary
         cpu_seconds = t.user + t.system + t.children_user + t.children_system
         return self._tdp * cpu_seconds / self._cores
 

@@ -5,10 +5,13 @@ initialised on the collector's first pass, never at interpreter start.
 
 A reading holds cumulative counters (CPU seconds, bytes, joules) and gauges (memory, GPU load; their keys are
 series names, with a dot). Samples, taken at the first pass, every PROV4ML_SYSTEM_INTERVAL seconds and at the
-final pass, become the series. Counters are also read at phase boundaries, and their value at the boundary's
-own time is interpolated between the reads around it (events reach the collector up to a tick late), so the
-energy and CPU share of an epoch cover the epoch's span; the gauges give each activity the mean and max of the
-readings taken while it was open.
+final pass, read everything and become the series. At phase boundaries only the energy counters and this
+process's CPU time are read (a few microseconds; a whole sample is about 0.3 ms of /proc reads, which in a job
+of short epochs was the collector's largest recurring cost). Each counter's value at a boundary's own time is
+interpolated between its reads around it (events reach the collector up to a tick late), so the energy and
+CPU share of an epoch cover the epoch's span, and host-wide counters (host CPU, disk, network) are
+interpolated between samples; the gauges give each activity the mean and max of the samples taken while it
+was open.
 """
 
 from __future__ import annotations
@@ -49,9 +52,11 @@ PER_DEVICE = ("host*: the whole machine, shared with every job on it; cpuEnergyJ
               "cpu/dram power: whole CPU packages (RAPL); gpuN.* except process_memory_bytes, and "
               "gpuEnergyJoules: whole GPUs, shared with any other process on them (ranks of one job that see "
               "the same GPUs each count them)")
-ATTRIBUTION = ("counter differences between an activity's start and end, the counters read at every sample "
-               "and phase boundary and interpolated linearly to the boundary's time; run totals span the "
-               "agent's first to last reading")
+ATTRIBUTION = ("energy and process CPU: counter differences between an activity's start and end, read at every "
+               "sample and phase boundary and interpolated linearly to the boundary's time; host-wide counters "
+               "(host CPU, disk, network): run totals only, and per-sample series; gauges: the samples taken "
+               "while an activity was open and the one before it; run totals span the agent's first to last "
+               "reading")
 
 
 def install(recorder: Recorder, config: Config) -> None:
@@ -71,26 +76,30 @@ class _Probes:
     def __init__(self, estimate: bool) -> None:
         from prov4ml_auto.system.energy import EnergyMeter
         from prov4ml_auto.system.nvml import Nvml
-        from prov4ml_auto.system.sampler import GAUGES, ProcessSampler
+        from prov4ml_auto.system.sampler import GAUGES, ProcessSampler, process_cpu_seconds
 
         self.nvml: Nvml = Nvml()
         self.energy: EnergyMeter = EnergyMeter(estimate, nvml=self.nvml)
         self.process: ProcessSampler = ProcessSampler()
         self.gauges = GAUGES
+        self.process_cpu_seconds = process_cpu_seconds
 
     def read(self, gpus: bool) -> Reading:
-        """Counters and host gauges (about 1 ms); ``gpus`` adds the GPU gauges (a few NVML calls per GPU).
-
-        Stamped with the middle of the energy read, done first: joules are what is attributed most finely."""
-        before = time.time()
-        energy = self.energy.read()
-        reading = {"time": (before + time.time()) / 2, **energy}
+        """Every counter and host gauge (about 0.3 ms); ``gpus`` adds the GPU gauges (a few NVML calls per GPU)."""
+        reading = self.read_counters()
         for key, value in self.process.read().items():
             reading[f"system.{key}" if key in self.gauges else key] = value
         if gpus:
             for number, sample in enumerate(self.nvml.sample()):
                 reading.update({f"gpu{number}.{key}": value for key, value in sample.items()})
         return reading
+
+    def read_counters(self) -> Reading:
+        """The counters attributed at phase boundaries: energy and this process's CPU seconds (no file read
+        but RAPL's). Stamped with the middle of the energy read: joules are what is attributed most finely."""
+        before = time.time()
+        energy = self.energy.read()
+        return {"time": (before + time.time()) / 2, **energy, "process_cpu_seconds": self.process_cpu_seconds()}
 
     def facts(self) -> dict[str, Any]:
         """Host facts, GPU facts and the energy methods, for the environment entity."""
@@ -140,7 +149,7 @@ class SystemRecording:
         self.carbon_intensity = carbon_intensity
         self.probes: _Probes | None = None
         self.readings: collections.deque[Reading] = collections.deque(maxlen=_KEPT_READINGS)
-        self.last_sample: Reading = {}
+        self.last_full: Reading = {}  # the latest sample (or, with no interval, the first or final reading)
         self.windows: dict[str, _Window] = {}
         self.energy_method = ""
         self.stopped = False
@@ -168,10 +177,12 @@ class SystemRecording:
     def _tick(self, now: float, final: bool) -> None:
         if self.probes is None:
             self._open()
-        elif self.interval and (final or now - self.last_sample["time"] >= self.interval):
+        elif self.interval and (final or now - self.last_full["time"] >= self.interval):
             self._sample()
-        elif final or now - self.readings[-1]["time"] >= _UPKEEP_SECONDS:
-            self._read(gpus=False)
+        elif final:
+            self._read(full=True)  # no samples: the run's host totals still need a full reading at the end
+        elif now - self.readings[-1]["time"] >= _UPKEEP_SECONDS:
+            self._read(full=False)
         if final:
             self.recorder.update_run(self._close(RUN, self.readings[-1]["time"]))
 
@@ -179,7 +190,7 @@ class SystemRecording:
         if self.probes is None:
             self._open()
         if self.readings[-1]["time"] < time:
-            self._read(gpus=False)
+            self._read(full=False)
         if not ending:
             self._begin(key, time)
             return {}
@@ -195,22 +206,25 @@ class SystemRecording:
                       "systemMetricsPerDevice": PER_DEVICE, "energyAttribution": ATTRIBUTION,
                       "carbonIntensityGramsPerKwh": self.carbon_intensity or None}
         self.recorder.environment({**facts, **statements})
-        first = self._sample() if self.interval else self._read(gpus=False)
+        first = self._sample() if self.interval else self._read(full=True)
         self._begin(RUN, first["time"])
 
-    def _read(self, gpus: bool) -> Reading:
+    def _read(self, full: bool, gpus: bool = False) -> Reading:
+        """``full``: every counter and gauge, whose gauges count for the open windows; otherwise the
+        boundary counters only."""
         assert self.probes is not None
-        reading = self.probes.read(gpus)
+        reading = self.probes.read(gpus) if full else self.probes.read_counters()
         self.readings.append(reading)
-        gauges = _gauges(reading)
-        for window in self.windows.values():
-            window.feed(gauges)
+        if full:
+            self.last_full = reading
+            gauges = _gauges(reading)
+            for window in self.windows.values():
+                window.feed(gauges)
         return reading
 
     def _sample(self) -> Reading:
         """A full reading, written to the series; its rates also count for the open windows' maxima."""
-        previous, reading = self.last_sample, self._read(gpus=True)
-        self.last_sample = reading
+        previous, reading = self.last_full, self._read(full=True, gpus=True)
         rates = _rates(previous, reading) if previous else {}
         deltas = {f"system.{key}": value for key, value in _deltas(previous, reading).items()} if previous else {}
         for name, value in {**_gauges(reading), **rates, **deltas}.items():
@@ -221,8 +235,12 @@ class SystemRecording:
 
     # --- windows -------------------------------------------------------------------------------------
     def _begin(self, key: str, time: float) -> None:
-        window = self.windows[key] = _Window(_interpolate(self.readings, time))
-        window.feed(_gauges(self.readings[-1]))
+        """Host-wide counters are totalled for the run only: a phase's boundaries read just its own counters."""
+        start = _interpolate(self.readings, time)
+        if key != RUN:
+            start = {name: value for name, value in start.items() if not name.startswith("host_")}
+        window = self.windows[key] = _Window(start)
+        window.feed(_gauges(self.last_full))
 
     def _close(self, key: str, time: float) -> dict[str, Any]:
         assert self.probes is not None
