@@ -40,6 +40,8 @@ def _collector(plain: Sample, agent: Sample) -> dict[str, Any]:
         "dropped": report["dropped"],
         "step_max_ms": report["step_max_s"] * 1e3,
         "step_max_ms_plain": plain.report["step_max_s"] * 1e3,
+        "steps_over_10ms": report["steps_over_10ms"],  # one is a hiccup (plain runs have them too), many a pattern
+        "steps_over_10ms_plain": plain.report["steps_over_10ms"],
         "step_p999_ms": report["step_p999_s"] * 1e3,
         "step_p999_ms_plain": plain.report["step_p999_s"] * 1e3,
         "step_median_us": report["step_median_s"] * 1e6,

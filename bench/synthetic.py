@@ -4,7 +4,8 @@ Per step: one real ``DataLoader`` batch, one real ``backward`` (on a leaf scalar
 so the loss series has realistic digits) and one real optimizer step (of an optimizer whose step does
 nothing); an epoch every ``--epoch`` steps, a checkpoint every ten epochs. Run with the agent on or off.
 
-What it measures from inside: the longest step (a stall: the collector held the GIL), the resident memory
+What it measures from inside: the longest step (a stall: the collector held the GIL, or the machine paused
+the process) and how many steps took over 10 ms, the resident memory
 as the run goes on, and with the agent on, the collector's throughput (events it turned into records per
 second of its own thread's CPU time). A real step is far slower than the collector's cost per step; this
 one is not, so the loop yields whenever the agent's buffer is half full rather than let it drop events.
@@ -112,7 +113,7 @@ def run(steps: int, epoch: int, folder: str) -> dict:
     wall = time.perf_counter() - started
     report = {"steps": step, "epochs": epochs, "wall": wall, "waited": pressure.waited,
               "step_median_s": _quantile(durations, 0.5), "step_p999_s": _quantile(durations, 0.999),
-              "step_max_s": longest, "memory": memory,
+              "step_max_s": longest, "steps_over_10ms": sum(durations[int(10e-3 / _BIN):]), "memory": memory,
               "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     report.update(pressure.collector_figures())
     report["end_wall"] = time.time()

@@ -8,6 +8,7 @@ of plain str/dict/list that orjson writes with no fallback hook. Every change is
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from typing import Any, Callable, Mapping
@@ -110,7 +111,14 @@ def bounded_repr(value: Any, limit: int = 1000) -> str:
 
 
 def attribute_key(key: str) -> str:
-    """Keys without a prefix belong to the prov4ml vocabulary."""
+    """Keys without a prefix belong to the prov4ml vocabulary. Cached: every epoch's record repeats the
+    same keys, and the regular expression was most of the cost of writing one (a str subclass becomes a
+    plain str first, so no user ``__hash__`` runs)."""
+    return _attribute_key(str.__str__(key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _attribute_key(key: str) -> str:
     if ":" in key:
         prefix, _, rest = key.partition(":")
         return f"{prefix}:{local_name(rest)}"

@@ -57,16 +57,16 @@ class Series:
     def __init__(self, path: str) -> None:
         self.path = path
         self.aggregate = Aggregate()
-        self._rows: list[str] = []
+        self._rows: list[tuple[int, int | None, float, float | str]] = []
         self._handle: Any = None
         self.failed = False  # the file could not be written (full disk): stop trying, keep the aggregates
 
     def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
-        """``value`` is a float (Recorder.metric makes it one): its repr is its xsd:double form when finite."""
+        """Once per training step: the row is kept as numbers (a non-finite value as its text) and written
+        at the next flush, formatted in one batch."""
         self.aggregate.add(value)
         if not self.failed:
-            text = repr(value) if value - value == 0.0 else format_double(value)
-            self._rows.append(f"{step},{'' if epoch is None else epoch},{time:.6f},{text}\n")
+            self._rows.append((step, epoch, time, value if value - value == 0.0 else format_double(value)))
 
     def flush(self) -> None:
         """Raises OSError once, when the file cannot be written; later calls do nothing."""
@@ -75,9 +75,9 @@ class Series:
         try:
             if self._handle is None:
                 make_folder(os.path.dirname(self.path))
-                self._handle = open(open_for_writing(self.path), "w", encoding="ascii", newline="")
-                self._handle.write("step,epoch,time,value\n")
-            self._handle.writelines(self._rows)
+                self._handle = open(open_for_writing(self.path), "wb")
+                self._handle.write(b"step,epoch,time,value\n")
+            self._handle.write(csv_lines(self._rows))
             self._handle.flush()
         except OSError:
             self.failed = True
@@ -92,3 +92,19 @@ class Series:
             return None
         self._handle.close()
         return file_sha256(self.path)
+
+
+def csv_lines(rows: list[tuple[int, int | None, float, float | str]]) -> bytes:
+    """``step,epoch,time,value`` lines for many rows at once. orjson formats the numbers in C, at a quarter of
+    the cost of Python's float formatting (which was a third of the collector's work per training step): its
+    JSON for a list of rows becomes CSV once the brackets are line ends, an epoch of None (null) an empty
+    field, and the quotes around NaN, INF and -INF (kept as text) are gone. Rows orjson refuses (an integer
+    step beyond 64 bits) are formatted by Python instead."""
+    import orjson  # on the collector, like every use of orjson
+
+    try:
+        text = orjson.dumps(rows)[2:-2].replace(b"],[", b"\n").replace(b",null,", b",,").replace(b'"', b"")
+        return text + b"\n"
+    except orjson.JSONEncodeError:
+        return "".join(f"{step},{'' if epoch is None else epoch},{time!r},{value}\n"
+                       for step, epoch, time, value in rows).encode("ascii")

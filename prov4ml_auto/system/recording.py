@@ -17,6 +17,7 @@ was open.
 from __future__ import annotations
 
 import collections
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -297,6 +298,7 @@ def _energy_method(facts: Mapping[str, Any]) -> str:
     return "; ".join(used) or "unavailable (reasons on the environment entity)"
 
 
+@functools.lru_cache(maxsize=1024)  # the same few dozen names at every phase boundary
 def _camel(name: str) -> str:
     """Series or probe key to attribute name: system.process_cpu_percent -> processCpuPercent,
     gpu0.power_watts -> gpu0PowerWatts, cpu_energy_joules -> cpuEnergyJoules."""
