@@ -20,6 +20,7 @@ from typing import Any, Callable
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 WORKLOAD = os.path.join(BENCH, "workload.py")
+INPROCESS = os.path.join(BENCH, "inprocess.py")
 PYTHON = sys.executable
 BIN = os.path.dirname(PYTHON)
 LAUNCHER = os.path.join(BIN, "prov4ml-run")

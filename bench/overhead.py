@@ -1,7 +1,8 @@
 """Sections 2 and 3: the agent's overhead on a tight training loop and on a whole short job.
 
 Both run ``bench/workload.py`` (a CPU MLP on one torch thread) as interleaved pairs, plain and with the agent,
-the order alternating. The tight loop compares the loop alone (the child times it: its process CPU time,
+the order alternating; the tight loop is also measured inside one process, hooks on and off in turn
+(``bench/inprocess.py``), which is far less noisy than comparing processes. The tight loop compares the loop alone (the child times it: its process CPU time,
 which includes the collector thread, and its wall time); the whole job compares everything a user waits
 for, under ``prov4ml-run`` against plain ``python`` (the children's CPU time, and wall time).
 """
@@ -10,16 +11,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from bench.common import (LAUNCHER, PYTHON, WORKLOAD, Sample, agent_env, clean_env, differences, interleaved, ratios,
-                          run_child, scratch)
+from bench.common import (INPROCESS, LAUNCHER, PYTHON, WORKLOAD, Sample, agent_env, clean_env, differences,
+                          interleaved, ratios, run_child, scratch, summary)
 
 
 def tight_loop(smoke: bool) -> dict[str, Any]:
-    pairs, steps = (1, 30) if smoke else (12, 3000)
+    pairs, steps, rounds = (1, 30, 2) if smoke else (12, 3000, 30)
     command = [PYTHON, WORKLOAD, "--steps", str(steps)]
     with scratch("loop") as root:
         runs = interleaved(pairs, lambda: run_child(command, clean_env(), root),
                            lambda: run_child(command, agent_env(root), root))
+        in_process = run_child([PYTHON, INPROCESS, str(rounds)], agent_env(root), root).report
     return {
         "steps": steps,
         "step_ms_plain": min(a.report["loop_wall"] for a, _ in runs) / steps * 1e3,
@@ -28,6 +30,8 @@ def tight_loop(smoke: bool) -> dict[str, Any]:
         "wall_ratio": ratios(runs, lambda sample: sample.report["loop_wall"]),
         "training_thread_cpu_ratio": ratios(runs, lambda sample: sample.report["loop_thread_cpu"]),
         "other_threads_us_per_step": differences(runs, lambda sample: _other_threads(sample) / steps * 1e6),
+        "in_process_cpu_ratio": summary(in_process["cpu_ratios"]),
+        "in_process_training_thread_ratio": summary(in_process["thread_ratios"]),
     }
 
 

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 
-def arguments() -> argparse.Namespace:
+def arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="bench MLP")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batches-per-epoch", type=int, default=100)
@@ -30,11 +30,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--save", default=None, help="write a checkpoint here at the end")
     parser.add_argument("--peer", default=None, help="log with yProv4ML into this folder")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = arguments()
+def build(args: argparse.Namespace):
+    """The loader, model, optimizer, scheduler and loss (bench/inprocess.py trains the same)."""
     torch.set_num_threads(1)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -45,11 +45,12 @@ def main() -> None:
                           nn.Linear(args.width, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.9)
-    loss_fn = nn.MSELoss()
-    log = peer_logger(args.peer) if args.peer else None
-    started = (time.perf_counter(), time.process_time(), time.thread_time())
+    return loader, model, optimizer, scheduler, nn.MSELoss()
+
+
+def train(loader, model, optimizer, scheduler, loss_fn, steps: int, log=None) -> int:
     step = 0
-    while step < args.steps:
+    while step < steps:
         for x, y in loader:
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
@@ -58,9 +59,18 @@ def main() -> None:
             if log is not None:
                 log(loss, step)
             step += 1
-            if step == args.steps:
+            if step == steps:
                 break
         scheduler.step()
+    return step
+
+
+def main() -> None:
+    args = arguments()
+    loader, model, optimizer, scheduler, loss_fn = build(args)
+    log = peer_logger(args.peer) if args.peer else None
+    started = (time.perf_counter(), time.process_time(), time.thread_time())
+    step = train(loader, model, optimizer, scheduler, loss_fn, args.steps, log)
     loop = [now - then for now, then in zip((time.perf_counter(), time.process_time(), time.thread_time()), started)]
     if args.save:
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, args.save)
