@@ -7,11 +7,10 @@ A reading holds cumulative counters (CPU seconds, bytes, joules) and gauges (mem
 series names, with a dot). Samples, taken at the first pass, every PROV4ML_SYSTEM_INTERVAL seconds and at the
 final pass, read everything and become the series. At phase boundaries only the energy counters and this
 process's CPU time are read (a few microseconds; a whole sample is about 0.3 ms of /proc reads, which in a job
-of short epochs was the collector's largest recurring cost). Each counter's value at a boundary's own time is
-interpolated between its reads around it (events reach the collector up to a tick late), so the energy and
-CPU share of an epoch cover the epoch's span, and host-wide counters (host CPU, disk, network) are
-interpolated between samples; the gauges give each activity the mean and max of the samples taken while it
-was open.
+of short epochs was the collector's largest recurring cost). A counter's value at a boundary's own time is
+interpolated between the reads around it (events reach the collector up to a tick late), so the energy and
+CPU share of an epoch cover the epoch's span; host-wide counters (host CPU, disk, network) are totalled for
+the run only. The gauges give each activity the mean and max of the samples taken while it was open.
 """
 
 from __future__ import annotations
