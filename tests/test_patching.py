@@ -51,3 +51,37 @@ def test_patch_then_unpatch_restores_originals():
 
     integrations.unpatch_all()
     assert _snapshot() == before
+
+
+class _Pretrained:
+    @classmethod
+    def from_pretrained(cls, name: str, **options: object) -> tuple[type, str, dict]:
+        """Load a thing."""
+        return cls, name, options
+
+
+class _Derived(_Pretrained):
+    pass
+
+
+def test_a_wrapped_classmethod_sees_the_calling_class_and_unwraps_exactly():
+    """transformers' from_pretrained is a classmethod called on subclasses: the wrapper gets the original
+    bound to the class it was called on, the name and docstring stay, and undo puts back the same object."""
+    from prov4ml_auto.integrations._patching import Patches
+
+    original, seen = vars(_Pretrained)["from_pretrained"], []
+
+    def wrapper(wrapped, instance, args, kwargs):
+        seen.append(instance)
+        return wrapped(*args, **kwargs)
+
+    patches = Patches()
+    patches.wrap(_Pretrained, "from_pretrained", wrapper)
+    patches.wrap(_Pretrained, "from_pretrained", wrapper)  # a second patch of the same attribute is ignored
+    assert _Derived.from_pretrained("bert", revision="main") == (_Derived, "bert", {"revision": "main"})
+    assert _Pretrained.from_pretrained("gpt") == (_Pretrained, "gpt", {})
+    assert seen == [_Derived, _Pretrained]
+    assert (_Pretrained.from_pretrained.__name__, _Pretrained.from_pretrained.__doc__) == (
+        "from_pretrained", "Load a thing.")
+    patches.undo()
+    assert vars(_Pretrained)["from_pretrained"] is original

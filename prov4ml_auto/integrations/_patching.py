@@ -82,20 +82,28 @@ class Patches:
         self._originals: list[tuple[Any, str, Any]] = []
 
     def wrap(self, owner: Any, name: str, wrapper: Wrapper) -> None:
-        """Replace ``owner.name`` by a call to ``wrapper(wrapped, instance, args, kwargs)``."""
-        make = _method if isinstance(owner, type) else _function
+        """Replace ``owner.name`` by a call to ``wrapper(wrapped, instance, args, kwargs)`` (for a classmethod,
+        ``instance`` is the class it is called on)."""
+        if not isinstance(owner, type):
+            make = _function
+        elif isinstance(vars(owner).get(name), classmethod):
+            make = _classmethod
+        else:
+            make = _method
         self.replace(owner, name, functools.partial(make, wrapper=wrapper))
 
     def replace(self, owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
         """Replace ``owner.name`` by ``make(original)``, which calls the original itself (a class's function
-        comes unbound: its replacement receives the instance first, as the original would)."""
+        comes unbound: its replacement receives the instance first, as the original would; a classmethod's
+        replacement is made a classmethod again, since a classmethod object's docstring cannot be written)."""
         original = vars(owner)[name] if name in vars(owner) else getattr(owner, name)
         if getattr(getattr(owner, name), _MARK, False):
             return  # already ours (a module imported twice under two names)
-        patched = functools.wraps(original)(make(original))
+        is_classmethod = isinstance(original, classmethod)
+        patched = functools.wraps(original.__func__ if is_classmethod else original)(make(original))
         setattr(patched, _MARK, True)
         patched.__prepare_scriptable__ = lambda: original  # TorchScript compiles the original, as through wrapt
-        setattr(owner, name, patched)
+        setattr(owner, name, classmethod(patched) if is_classmethod else patched)
         self._originals.append((owner, name, original))
 
     def undo(self) -> None:
@@ -109,6 +117,17 @@ def _function(original: Callable[..., Any], wrapper: Wrapper) -> Callable[..., A
 
     def patched(*args: Any, **kwargs: Any) -> Any:
         return wrapper(original, None, args, kwargs)
+
+    return patched
+
+
+def _classmethod(original: classmethod, wrapper: Wrapper) -> Callable[..., Any]:
+    """A classmethod (``from_pretrained``): the wrapper gets the original bound to the class it is called on,
+    a subclass included."""
+    bind = original.__get__
+
+    def patched(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return wrapper(bind(None, cls), cls, args, kwargs)
 
     return patched
 

@@ -44,7 +44,6 @@ _PRETRAINED_CLASSES = (("transformers.modeling_utils", "PreTrainedModel"),
 _MAX_FOLDER_FILES = 1000
 
 _patches = Patches()
-_classmethods: list[tuple[type, str, Any]] = []  # replaced here: Patches cannot wrap a classmethod
 _emit: Any = None
 _emit_hot: Any = None
 _callback_type: Any = None  # the TrainerCallback subclass, made once transformers.trainer is imported
@@ -66,9 +65,6 @@ def unpatch() -> None:
     if _arrow_facts in torch_data.describers:
         torch_data.describers.remove(_arrow_facts)
     _patches.undo()
-    while _classmethods:
-        owner, name, original = _classmethods.pop()
-        setattr(owner, name, original)
 
 
 def _patch_trainer(module: ModuleType) -> None:
@@ -85,21 +81,7 @@ def _patch_trainer(module: ModuleType) -> None:
 
 def _patch_pretrained(module: ModuleType, class_name: str) -> None:
     if _emit is not None:
-        _wrap_classmethod(getattr(module, class_name), "from_pretrained", _from_pretrained)
-
-
-def _wrap_classmethod(owner: type, name: str, wrapper: Wrapper) -> None:
-    """Replace a classmethod by one calling ``wrapper(original bound to the class, class, args, kwargs)``:
-    ``Patches`` wraps functions only, and functools.wraps cannot write a classmethod's docstring."""
-    original = vars(owner)[name]
-    function = original.__func__
-
-    @functools.wraps(function)
-    def patched(cls: type, *args: Any, **kwargs: Any) -> Any:
-        return wrapper(function.__get__(cls), cls, args, kwargs)
-
-    setattr(owner, name, classmethod(patched))
-    _classmethods.append((owner, name, original))
+        _patches.wrap(getattr(module, class_name), "from_pretrained", _from_pretrained)
 
 
 # --- training thread ---------------------------------------------------------------------------------
