@@ -38,7 +38,7 @@ _patches = Patches()
 _emit_hot: Any = None
 _grad_enabled: Any = None
 _tensor_type: Any = None
-_set_cuda_device: Any = None
+_cuda: Any = None  # torch.cuda
 
 # Devices whose scalars the collector reads; others (meta, lazy/XLA, where a read runs the pending graph)
 # are not read.
@@ -46,9 +46,8 @@ _READ_LATER = ("cuda", "xpu", "mps")
 
 
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
-    global _emit_hot, _grad_enabled, _tensor_type, _set_cuda_device
-    _emit_hot, _grad_enabled, _tensor_type = emit_hot, torch.is_grad_enabled, torch.Tensor
-    _set_cuda_device = torch.cuda.set_device
+    global _emit_hot, _grad_enabled, _tensor_type, _cuda
+    _emit_hot, _grad_enabled, _tensor_type, _cuda = emit_hot, torch.is_grad_enabled, torch.Tensor, torch.cuda
     _patches.replace(torch.autograd, "backward", _backward)
     functional = torch.nn.functional
     for name in LOSS_FUNCTIONS:
@@ -93,15 +92,18 @@ def _loss_function(original: Any) -> Any:
 
 
 def _value(loss: Any) -> float | None:
-    """A CPU loss arrives as a number; a detached device tensor is read here, with the collector thread's
-    current CUDA device set to the tensor's own (a device guard restoring the thread's default device 0 would
-    otherwise create a CUDA context on GPU 0 in a rank that uses another GPU)."""
+    """A CPU loss arrives as a number; a detached device tensor is read here. On CUDA, the collector thread's
+    current device becomes the tensor's own (a device guard restoring the thread's default device 0 would
+    otherwise create a CUDA context on GPU 0 in a rank that uses another GPU), and the device is synchronised
+    first: the read is queued on this thread's default stream, which does not wait for a loss computed on
+    one of the training's side streams. Only this thread waits."""
     if not isinstance(loss, _tensor_type):
         return float(loss)
     if loss.device.type not in _READ_LATER:
         return None
     if loss.device.type == "cuda":
-        _set_cuda_device(loss.device)
+        _cuda.set_device(loss.device)
+        _cuda.synchronize(loss.device)
     return float(loss.item())
 
 
