@@ -1,10 +1,11 @@
 """Sections 2 and 3: the agent's overhead on a tight training loop and on a whole short job.
 
 Both run ``bench/workload.py`` (a CPU MLP on one torch thread) as interleaved pairs, plain and with the agent,
-the order alternating; the tight loop is also measured inside one process, hooks on and off in turn
-(``bench/inprocess.py``), which is far less noisy than comparing processes. The tight loop compares the loop alone (the child times it: its process CPU time,
-which includes the collector thread, and its wall time); the whole job compares everything a user waits
-for, under ``prov4ml-run`` against plain ``python`` (the children's CPU time, and wall time).
+the order alternating. The tight loop compares the loop alone (the child times it: its process CPU time,
+which includes the collector thread, and its wall time), and is also measured inside one process, hooks on
+and off in turn (``bench/inprocess.py``), which is far less noisy than comparing processes; the whole job
+compares everything a user waits for, under ``prov4ml-run`` against plain ``python`` (the children's CPU
+time, and wall time).
 """
 
 from __future__ import annotations
