@@ -64,7 +64,7 @@ def _original(owner: Any, name: str) -> Restore:
 
 @contextlib.contextmanager
 def _no_step_hooks() -> Iterator[None]:
-    """The optimizer integration uses torch's global step hooks: take ours off, then register them again."""
+    """The optimizer integration uses torch's global step post hook: take it off, then register it again."""
     from torch.optim import optimizer
 
     from prov4ml_auto.integrations import torch_optim
@@ -74,7 +74,6 @@ def _no_step_hooks() -> Iterator[None]:
     try:
         yield
     finally:
-        torch_optim._hook_handles.append(optimizer.register_optimizer_step_pre_hook(torch_optim._before_step))
         torch_optim._hook_handles.append(optimizer.register_optimizer_step_post_hook(torch_optim._after_step))
 
 
@@ -98,7 +97,7 @@ def _per_step_cases(emit_hot: Callable[..., None], scale: float) -> list[Case]:
     return [
         Case("buffer append (emit_hot)", lambda: emit_hot("step", optimizer, lrs),
              lambda: _stand_in("step", optimizer, lrs), calls=_scaled(5000, scale)),
-        Case("optimizer step hooks", optimizer.step, optimizer.step, _no_step_hooks, _scaled(1000, scale), True),
+        Case("optimizer step hook", optimizer.step, optimizer.step, _no_step_hooks, _scaled(1000, scale), True),
         Case("backward", lambda: loss_module.backward(loss, None, None, False, inputs=None),
              lambda: _stand_in(loss, None, None, False, inputs=None), calls=_scaled(2000, scale), per_step=True),
         Case("loss function (training)", lambda: loss_module.mse_loss(loss, loss), lambda: _stand_in(loss, loss),

@@ -17,12 +17,12 @@ from bench.common import (INPROCESS, LAUNCHER, PYTHON, WORKLOAD, Sample, agent_e
 
 
 def tight_loop(smoke: bool) -> dict[str, Any]:
-    pairs, steps, rounds = (1, 30, 2) if smoke else (12, 3000, 30)
+    pairs, steps, rounds, segment = (1, 30, 2, 20) if smoke else (12, 3000, 60, 100)
     command = [PYTHON, WORKLOAD, "--steps", str(steps)]
     with scratch("loop") as root:
         runs = interleaved(pairs, lambda: run_child(command, clean_env(), root),
                            lambda: run_child(command, agent_env(root), root))
-        in_process = run_child([PYTHON, INPROCESS, str(rounds)], agent_env(root), root).report
+        in_process = run_child([PYTHON, INPROCESS, str(rounds), str(segment)], agent_env(root), root).report
     return {
         "steps": steps,
         "step_ms_plain": min(a.report["loop_wall"] for a, _ in runs) / steps * 1e3,
@@ -33,6 +33,7 @@ def tight_loop(smoke: bool) -> dict[str, Any]:
         "other_threads_us_per_step": differences(runs, lambda sample: _other_threads(sample) / steps * 1e6),
         "in_process_cpu_ratio": summary(in_process["cpu_ratios"]),
         "in_process_training_thread_ratio": summary(in_process["thread_ratios"]),
+        "in_process_collector_us_per_step": summary(in_process["collector_us_per_step"]),
     }
 
 

@@ -19,7 +19,7 @@ from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import Recorder
 
 Handler = Callable[..., None]
-_TICK = 0.05
+_TICK = 0.2  # seconds between drains in a slow loop; a fast one wakes the collector sooner (events.WAKE_AT)
 
 handlers: dict[str, Handler] = {}
 periodic: list[Callable[[Recorder, float, bool], None]] = []  # (recorder, now, final): each tick and at the end
@@ -65,23 +65,22 @@ class Collector(threading.Thread):
         self._finish()
 
     def _pump(self, final: bool = False) -> None:
-        for event in self.buffer.drain():
-            self._dispatch(event)
+        events = self.buffer.drain()
+        self.events_seen += len(events)
+        recorder = self.recorder
+        for event in events:  # two a training step: no call here but the handler itself
+            handler = handlers.get(event[1])
+            if handler is not None:
+                try:
+                    handler(recorder, event[0], *event[2:])
+                except Exception as exc:
+                    faults.caught(f"collector.{event[1]}", exc, reraise=False)
         now = time.time()
         for task in periodic:
             try:
-                task(self.recorder, now, final)
+                task(recorder, now, final)
             except Exception as exc:
                 faults.caught(f"periodic.{getattr(task, '__qualname__', task)}", exc, reraise=False)
-
-    def _dispatch(self, event: tuple) -> None:
-        self.events_seen += 1
-        handler = handlers.get(event[1])
-        if handler is not None:
-            try:
-                handler(self.recorder, event[0], *event[2:])
-            except Exception as exc:
-                faults.caught(f"collector.{event[1]}", exc, reraise=False)
 
     def _flush_journal(self, final: bool = False) -> None:
         self.recorder.flush_series()

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 Event = tuple
 Emit = Callable[..., None]
-WAKE_AT = 256  # per-step events waiting: wake the collector early (see Buffer.ready)
+WAKE_AT = 1024  # per-step events waiting: wake the collector early (see Buffer.ready)
 
 
 class Buffer:
@@ -44,7 +44,7 @@ class Buffer:
             """A per-step event: dropped (and counted) rather than letting the buffer grow."""
             size = len(queue)
             if size < capacity:
-                append((now(), *event))
+                append((now(),) + event)
                 if size == WAKE_AT:
                     ready.set()
             else:

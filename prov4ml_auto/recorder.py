@@ -106,6 +106,7 @@ class Recorder:
         self.phase_counts[kind] = index + 1
         ident = f"run:{kind}/{index}"
         kind_name = QName("prov4ml:Epoch" if kind == "epoch" else "prov4ml:Evaluation")
+        self._summarise()
         phase = Phase(ident, kind, index, self.global_step)
         extra = self._watch(phase, time, ending=False)
         self.doc.activity(ident, {"prov:type": kind_name, "index": index, **attributes, **extra}, start=time)
@@ -116,9 +117,10 @@ class Recorder:
         return phase
 
     def end_phase(self, key: Any, time: float, attributes: Mapping[str, Any]) -> None:
-        phase = self.phases.pop(key, None)
-        if phase is None:
+        if key not in self.phases:
             return
+        self._summarise()
+        phase = self.phases.pop(key)
         phase.closed = True
         summary: dict[str, Any] = {"steps": self.global_step - phase.start_step, **attributes}
         for name, aggregate in phase.metrics.items():
@@ -161,23 +163,31 @@ class Recorder:
 
     # --- metrics -----------------------------------------------------------------------------------
     def metric(self, name: str, value: float, time: float, step: int | None = None, per_phase: bool = True) -> None:
-        """A value at a step: one row in the series' side file, one update of the open phases' aggregates
-        (``per_phase=False`` where a phase watcher summarises the series itself, as system metrics do).
-        Called for every training step's loss: kept to dictionary lookups and Aggregate.add."""
-        value = float(value)  # an int, a bool or numpy's float64 (whose repr is "np.float64(...)")
+        """A value at a step: a row in the series' side file, and later in the aggregates of the phases open
+        now (``per_phase=False`` where a phase watcher summarises the series itself, as system metrics do).
+        Called for every training step's loss: it only appends the row (see ``_summarise``)."""
         series = self.series.get(name)
         if series is None:
-            series = self.series[name] = Series(os.path.join(self.series_dir, local_name(name) + ".csv"))
-        epoch = None if self.epoch is None else self.epoch.index
-        series.add(self.global_step if step is None else step, epoch, time, value)
-        if per_phase:
-            for phase in self.phases.values():
-                aggregate = phase.metrics.get(name)
-                if aggregate is None:
-                    aggregate = phase.metrics[name] = Aggregate()
-                aggregate.add(value)
+            path = os.path.join(self.series_dir, local_name(name) + ".csv")
+            series = self.series[name] = Series(path, per_phase)
+        # float(): an int, a bool or numpy's float64 (whose repr is "np.float64(...)") is written as a float
+        series.add(self.global_step if step is None else step, None if self.epoch is None else self.epoch.index,
+                   time, float(value))
+
+    def _summarise(self) -> None:
+        """Bring every aggregate up to date. Called before the set of open phases changes and before rows
+        are written: the values added since the previous call all belong to the phases open now."""
+        for name, series in self.series.items():
+            values = series.new_values()
+            if values and series.per_phase:
+                for phase in self.phases.values():
+                    aggregate = phase.metrics.get(name)
+                    if aggregate is None:
+                        aggregate = phase.metrics[name] = Aggregate()
+                    aggregate.extend(values)
 
     def flush_series(self) -> None:
+        self._summarise()
         for series in self.series.values():
             try:
                 series.flush()
@@ -187,6 +197,7 @@ class Recorder:
     def close_series(self, run_folder: str) -> None:
         """Reference every series from the document; one that cannot be closed (a full disk) is counted
         and left out, the others are still written."""
+        self._summarise()
         for name, series in self.series.items():
             try:
                 digest = series.close()

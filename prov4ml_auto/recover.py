@@ -236,14 +236,16 @@ def link_series(document: Document, run: str, folder: str, series_folder: str) -
 
 def series_aggregate(path: str) -> Aggregate:
     """The aggregate of a series file's values (``step,epoch,time,value`` rows); a torn row is skipped."""
-    aggregate = Aggregate()
+    values = []
     with open(path, "rb") as handle:
         for line in handle.read().splitlines()[1:]:
             fields = line.split(b",")
             try:
-                aggregate.add(float(fields[3]))
+                values.append(float(fields[3]))
             except (IndexError, ValueError):
                 continue
+    aggregate = Aggregate()
+    aggregate.extend(values)
     return aggregate
 
 

@@ -7,7 +7,7 @@ The document references each file with its sha256, so long series never bloat th
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from prov4ml_auto.document import format_double
 from prov4ml_auto.files import file_sha256, make_folder, open_for_writing
@@ -23,23 +23,25 @@ class Aggregate:
         self.first = self.last = self.low = self.high = None
         self.total = 0.0
 
-    def add(self, value: float) -> None:
-        """Once per step per open phase: plain comparisons, no calls (``v - v`` is 0.0 only when v is finite)."""
-        self.count += 1
+    def extend(self, values: Sequence[float]) -> None:
+        """Values in the order they came. Fed in batches (a series' new rows at each phase boundary and flush):
+        min, max and sum run as C loops, where a method call per training step would cost ten times more."""
+        if not values:
+            return
+        finite = [value for value in values if value - value == 0.0]  # 0.0 only when value is finite
+        self.count += len(values)
         if self.first is None:
-            self.first = value
-        self.last = value
-        if value - value != 0.0:
-            self.non_finite += 1
-        elif self.finite:
-            self.finite += 1
-            self.total += value
-            if value < self.low:
-                self.low = value
-            elif value > self.high:
-                self.high = value
-        else:
-            self.finite, self.total, self.low, self.high = 1, value, value, value
+            self.first = values[0]
+        self.last = values[-1]
+        self.non_finite += len(values) - len(finite)
+        if not finite:
+            return
+        low, high = min(finite), max(finite)
+        if self.finite:
+            low, high = min(low, self.low), max(high, self.high)
+        self.low, self.high = low, high
+        self.finite += len(finite)
+        self.total += sum(finite)
 
     def attributes(self, prefix: str) -> dict[str, Any]:
         out: dict[str, Any] = {f"{prefix}.count": self.count, f"{prefix}.first": self.first,
@@ -52,38 +54,61 @@ class Aggregate:
 
 
 class Series:
-    """One metric's side file; opened on the first value, flushed with the journal."""
+    """One metric's side file; opened on the first value, flushed with the journal.
 
-    def __init__(self, path: str) -> None:
+    Adding a value only appends its row (once per training step for the loss). The aggregates catch up in
+    batches: ``new_values`` hands the values added since its last call to the series' own aggregate and to
+    whoever else summarises them (the recorder's open phases), and ``flush`` calls it before writing."""
+
+    def __init__(self, path: str, per_phase: bool = True) -> None:
         self.path = path
+        self.per_phase = per_phase  # whether the recorder's phases summarise this series too
         self.aggregate = Aggregate()
-        self._rows: list[tuple[int, int | None, float, float | str]] = []
+        self.rows: list[tuple[int, int | None, float, float]] = []  # not yet written
+        self._summarised = 0  # how many of ``rows`` the aggregate has seen
+        self._non_finite_rows = False  # some of ``rows`` hold NaN or an infinity
         self._handle: Any = None
         self.failed = False  # the file could not be written (full disk): stop trying, keep the aggregates
 
     def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
-        """Once per training step: the row is kept as numbers (a non-finite value as its text) and written
-        at the next flush, formatted in one batch."""
-        self.aggregate.add(value)
-        if not self.failed:
-            self._rows.append((step, epoch, time, value if value - value == 0.0 else format_double(value)))
+        self.rows.append((step, epoch, time, value))
+
+    def new_values(self) -> list[float]:
+        """The values added since the last call, now in the series' aggregate."""
+        values = [row[3] for row in self.rows[self._summarised:]]
+        self._summarised = len(self.rows)
+        non_finite = self.aggregate.non_finite
+        self.aggregate.extend(values)
+        self._non_finite_rows |= self.aggregate.non_finite != non_finite
+        return values
 
     def flush(self) -> None:
         """Raises OSError once, when the file cannot be written; later calls do nothing."""
-        if not self._rows or self.failed:
+        self.new_values()
+        if not self.rows or self.failed:
+            self._forget_rows()
             return
         try:
             if self._handle is None:
                 make_folder(os.path.dirname(self.path))
                 self._handle = open(open_for_writing(self.path), "wb")
                 self._handle.write(b"step,epoch,time,value\n")
-            self._handle.write(csv_lines(self._rows))
+            self._handle.write(csv_lines(self._rows_as_written()))
             self._handle.flush()
         except OSError:
             self.failed = True
             raise
         finally:
-            self._rows = []
+            self._forget_rows()
+
+    def _rows_as_written(self) -> list[tuple[int, int | None, float, float | str]]:
+        """A non-finite value as its text (NaN, INF, -INF), which a JSON number cannot hold (see csv_lines)."""
+        if not self._non_finite_rows:
+            return self.rows
+        return [row if row[3] - row[3] == 0.0 else (*row[:3], format_double(row[3])) for row in self.rows]
+
+    def _forget_rows(self) -> None:
+        self.rows, self._summarised, self._non_finite_rows = [], 0, False
 
     def close(self) -> str | None:
         """Flush, close and return the file's sha256 (None when the series had no value or failed)."""

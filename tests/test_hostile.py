@@ -62,6 +62,9 @@ def test_what_hostile_code_did_is_recorded_faithfully(hostile):
     lion = next(rec for rec in entities.values() if attr(rec, "class") == "Lion")
     assert lion["prov4ml:group0.horizon"] == {"$": str(2**80), "type": "xsd:integer"}
     assert attr(entities["run:series/loss"], "value.nonFinite") >= 2
+    # five optimizers, each created when the one before has finished: the run's step carries on across them
+    steps = [attr(rec, "steps") for rec in records_of_type(document, "entity", "prov4ml:Optimizer").values()]
+    assert len(steps) == 5 and min(steps) >= 1 and attr(run, "stepsTotal") == sum(steps)
 
 
 def test_hostile_code_causes_no_agent_error(hostile):

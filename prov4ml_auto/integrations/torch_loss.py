@@ -62,10 +62,9 @@ def unpatch() -> None:
 def _backward(original: Any) -> Any:
     """Once per training step: the replacement calls ``original`` itself (no wrapper layer)."""
 
-    def backward(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
+    def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(tensors, *args, **kwargs)
         try:
-            tensors = args[0] if args else kwargs.get("tensors")
             if type(tensors) is _tensor_type and tensors.dim() == 0:
                 _emit_hot("loss", tensors.item() if tensors.is_cpu else tensors.detach())
         except Exception as exc:
@@ -92,13 +91,11 @@ def _loss_function(original: Any) -> Any:
 
 
 def _value(loss: Any) -> float | None:
-    """A CPU loss arrives as a number; a detached device tensor is read here. On CUDA, the collector thread's
-    current device becomes the tensor's own (a device guard restoring the thread's default device 0 would
-    otherwise create a CUDA context on GPU 0 in a rank that uses another GPU), and the device is synchronised
-    first: the read is queued on this thread's default stream, which does not wait for a loss computed on
-    one of the training's side streams. Only this thread waits."""
-    if not isinstance(loss, _tensor_type):
-        return float(loss)
+    """A detached device tensor, read here. On CUDA, the collector thread's current device becomes the
+    tensor's own (a device guard restoring the thread's default device 0 would otherwise create a CUDA
+    context on GPU 0 in a rank that uses another GPU), and the device is synchronised first: the read is
+    queued on this thread's default stream, which does not wait for a loss computed on one of the training's
+    side streams. Only this thread waits."""
     if loss.device.type not in _READ_LATER:
         return None
     if loss.device.type == "cuda":
@@ -107,20 +104,19 @@ def _value(loss: Any) -> float | None:
     return float(loss.item())
 
 
-def _on_loss(recorder: Recorder, time: float, loss: Any) -> None:
-    if recorder.trainer is not None:
-        return
-    value = _value(loss)
-    if value is not None:
-        recorder.metric("loss", value, time, step=recorder.global_step + 1)
+def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
+    """Once per training step: a CPU loss arrives as a float, recorded with no further call."""
+    if recorder.trainer is None:
+        value = loss if type(loss) is float else _value(loss)
+        if value is not None:
+            recorder.metric("loss", value, time, step=recorder.global_step + 1)
 
 
-def _on_eval_loss(recorder: Recorder, time: float, loss: Any) -> None:
-    if recorder.trainer is not None:
-        return
-    value = _value(loss)
-    if value is not None:
-        recorder.metric("eval_loss", value, time)
+def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
+    if recorder.trainer is None:
+        value = loss if type(loss) is float else _value(loss)
+        if value is not None:
+            recorder.metric("eval_loss", value, time)
 
 
 HANDLERS = {"loss": _on_loss, "eval_loss": _on_eval_loss}

@@ -1,10 +1,13 @@
 """torch.optim: optimizers (settings, steps, setting changes), LR schedulers and the models they train.
 
-Training thread: one pre and one post global step hook (torch >= 2.0) per step, appending a tuple with the
-learning rates used; construction, scheduler steps and state loads append snapshots of the groups' settings.
-Collector: counts steps (outermost optimizer steps only), turns setting changes into series, describes
-optimizers, schedulers and models.
+Training thread: one global step post hook (torch >= 2.0) per step, appending a tuple with the learning
+rates used; construction, scheduler steps and state loads append snapshots of the groups' settings.
+Collector: counts each optimizer's steps, turns setting changes into series, describes optimizers,
+schedulers and models.
 
+The run's step is the furthest any optimizer has gone, each counted from the run's step when it was
+created: optimizers stepped together (a GAN's two, a wrapper and the one it steps) advance it once per
+iteration, and an optimizer created later (a second fine-tuning stage) carries on from where the run is.
 Inside a trainer's loop (``Recorder.trainer``) the trainer owns the run's step count (its global step, which
 counts skipped and accumulated steps its own way); each optimizer's own count stays here. Trainers describe
 no optimizer, scheduler or model again: they add to the entities recorded here (``entity_id``, ``model_id``).
@@ -13,6 +16,7 @@ no optimizer, scheduler or model again: they add to the entities recorded here (
 from __future__ import annotations
 
 import hashlib
+import operator
 import sys
 from types import ModuleType
 from typing import Any
@@ -31,10 +35,10 @@ _patches = Patches()
 _hook_handles: list[Any] = []
 _emit: Any = None
 _emit_hot: Any = None
-_active: Any = None  # the optimizer whose step is outermost right now
 _constructed: IdentityMap[bool] = IdentityMap()  # training-thread view: optimizers that finished __init__
 _REPORT_EVERY = 1.0
 _SCALARS = (int, float, bool, str, type(None))
+_learning_rate = operator.itemgetter("lr")
 
 
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -47,7 +51,6 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     _patches.wrap(optimizer.Optimizer, "add_param_group", _settings_changed("group_added"))
     _patches.wrap(lr_scheduler.LRScheduler, "__init__", after(_scheduler_init))
     _patches.wrap(lr_scheduler.LRScheduler, "step", after(_scheduler_step))
-    _hook_handles.append(optimizer.register_optimizer_step_pre_hook(_before_step))
     _hook_handles.append(optimizer.register_optimizer_step_post_hook(_after_step))
     collector.periodic.append(_report_steps)
     emit("framework")
@@ -62,21 +65,11 @@ def unpatch() -> None:
 
 
 # --- training thread ---------------------------------------------------------------------------------
-def _before_step(opt: Any, args: Any, kwargs: Any) -> None:
-    global _active
-    if _active is None:
-        _active = opt
-
-
 def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
-    """Counts only the outermost step (a wrapper optimizer stepping an inner one is one step)."""
-    global _active
-    if _active is opt:
-        _active = None
-        try:
-            _emit_hot("step", opt, [group["lr"] for group in opt.param_groups])
-        except Exception as exc:
-            faults.caught(NAME, exc)
+    try:
+        _emit_hot("step", opt, tuple(map(_learning_rate, opt.param_groups)))
+    except Exception as exc:
+        faults.caught(NAME, exc)
 
 
 def _group_settings(opt: Any) -> list[dict[str, Any]]:
@@ -155,13 +148,14 @@ def _scheduler_step(instance: Any, args: tuple, kwargs: dict, result: Any) -> No
 class _OptimizerState:
     """What the collector knows of one optimizer: its id, steps, and the settings last seen per group."""
 
-    def __init__(self, ident: str, number: int, settings: list[dict[str, Any]]) -> None:
+    def __init__(self, ident: str, number: int, settings: list[dict[str, Any]], first_step: int) -> None:
         self.ident = ident
         self.number = number
         self.steps = 0
+        self.offset = first_step  # the run's step when this optimizer appeared
         self.reported_steps = -1
         self.settings = [dict(group) for group in settings]
-        self.last_lrs: list = []  # as the last step event carried them: most steps change nothing
+        self.last_lrs: tuple = ()  # as the last step event carried them: most steps change nothing
 
 
 _seen: IdentityMap[_OptimizerState] = IdentityMap()
@@ -192,7 +186,7 @@ def _on_framework(recorder: Recorder, time: float) -> None:
 
 def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings: list[dict], owners: list) -> None:
     ident = recorder.numbered("optimizer")
-    state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings)
+    state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings, recorder.global_step)
     _seen[opt] = state
     _states.append(state)
     params = [p for group in opt.param_groups for p in group["params"]]
@@ -243,17 +237,17 @@ def model_facts(module: Any) -> dict[str, Any]:
             "fingerprint": fingerprint.hexdigest()}
 
 
-def _on_step(recorder: Recorder, time: float, opt: Any, lrs: list) -> None:
+def _on_step(recorder: Recorder, time: float, opt: Any, lrs: tuple) -> None:
     state = _seen.get(opt)
     if state is None:
         return
     state.steps += 1
     if recorder.trainer is None:
-        recorder.global_step = max(recorder.global_step, state.steps)
+        recorder.global_step = max(recorder.global_step, state.offset + state.steps)
     if lrs == state.last_lrs:
         return
     # a tensor learning rate can change in place, staying the same object: compare floats only
-    state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else []
+    state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else ()
     for number, lr in enumerate(lrs):
         _setting_seen(recorder, state, number, "lr", lr, time, state.steps)
 

@@ -124,7 +124,7 @@ class _Window:
 
     def feed(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():
-            self.values.setdefault(name, Aggregate()).add(value)
+            self.values.setdefault(name, Aggregate()).extend((value,))
 
     def summary(self, end: Reading) -> dict[str, Any]:
         """Max of every series seen; mean of the gauges, and of the rates from the counters (exact, where a
