@@ -86,7 +86,7 @@ def _per_step_cases(emit_hot: Callable[..., None], scale: float) -> list[Case]:
 
     from prov4ml_auto.integrations import _patching, torch_data, torch_loss
 
-    loss, lrs = torch.zeros((), requires_grad=True), [0.1]
+    loss, lrs = torch.zeros((), requires_grad=True), (0.1,)
     loss_module = types.SimpleNamespace(backward=_stand_in, mse_loss=_stand_in)
     patches = _patching.Patches()
     _install(patches, loss_module, "backward", torch_loss._backward)
@@ -95,8 +95,8 @@ def _per_step_cases(emit_hot: Callable[..., None], scale: float) -> list[Case]:
     _install(patches, type(hooked_batches), "__next__", torch_data._iterator_next)
     optimizer = _null_optimizer_class()([loss], {"lr": 0.1})
     return [
-        Case("buffer append (emit_hot)", lambda: emit_hot("step", optimizer, lrs),
-             lambda: _stand_in("step", optimizer, lrs), calls=_scaled(5000, scale)),
+        Case("buffer append (emit_hot)", lambda: emit_hot("step", id(optimizer), *lrs),
+             lambda: _stand_in("step", id(optimizer), *lrs), calls=_scaled(5000, scale)),
         Case("optimizer step hook", optimizer.step, optimizer.step, _no_step_hooks, _scaled(1000, scale), True),
         Case("backward", lambda: loss_module.backward(loss, None, None, False, inputs=None),
              lambda: _stand_in(loss, None, None, False, inputs=None), calls=_scaled(2000, scale), per_step=True),

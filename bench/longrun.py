@@ -40,6 +40,12 @@ def _collector(plain: Sample, agent: Sample) -> dict[str, Any]:
         "dropped": report["dropped"],
         "step_max_ms": report["step_max_s"] * 1e3,
         "step_max_ms_plain": plain.report["step_max_s"] * 1e3,
+        # a stall the agent causes (its GIL holds), without the steps that a full garbage collection fell in
+        "stall_ms": report["step_max_without_full_gc_s"] * 1e3,
+        "stall_ms_plain": plain.report["step_max_without_full_gc_s"] * 1e3,
+        "full_gcs": report["full_gcs"],
+        "full_gcs_plain": plain.report["full_gcs"],
+        "full_gc_max_ms": report["full_gc_max_s"] * 1e3,
         "steps_over_10ms": report["steps_over_10ms"],  # one is a hiccup (plain runs have them too), many a pattern
         "steps_over_10ms_plain": plain.report["steps_over_10ms"],
         "step_p999_ms": report["step_p999_s"] * 1e3,

@@ -91,7 +91,7 @@ _BUDGET: tuple[tuple[str, tuple[str, ...], float, str], ...] = (
     ("dormant start-up (.pth line)", ("startup", "dormant", "pth_us"), 1000, "us"),
     ("agent-on start-up to first line (CPU)", ("startup", "agent_on", "first_line_cpu_ms", "median"), 50, "ms"),
     ("agent-on python -c pass (CPU)", ("startup", "agent_on", "whole_cpu_ms", "median"), 50, "ms"),
-    ("longest stall on the training thread", ("collector", "step_max_ms"), 10, "ms"),
+    ("longest stall on the training thread", ("collector", "stall_ms"), 10, "ms"),
     ("agent peak memory", ("scale", "agent_peak_mb"), 50, "MB"),
     ("agent memory growth (10%..100% of the run)", ("scale", "agent_growth_mb"), 5, "MB"),
     ("document size", ("scale", "document_mb"), 2, "MB"),

@@ -4,9 +4,11 @@ Per step: one real ``DataLoader`` batch, one real ``backward`` (on a leaf scalar
 so the loss series has realistic digits) and one real optimizer step (of an optimizer whose step does
 nothing); an epoch every ``--epoch`` steps, a checkpoint every ten epochs. Run with the agent on or off.
 
-What it measures from inside: the longest step (a stall: the collector held the GIL, or the machine paused
-the process) and how many steps took over 10 ms, the resident memory
-as the run goes on, and with the agent on, the collector's throughput (events it turned into records per
+What it measures from inside: the longest step (a stall: the collector held the GIL, the garbage collector
+ran, or the machine paused the process) and how many steps took over 10 ms; the same for the steps in which
+no full garbage collection ran (one takes 100-160 ms here, over torch's heap, in plain runs too: whether one
+falls inside a timed step or between two is chance), with the full collections' count and longest; the
+resident memory as the run goes on, and with the agent on, the collector's throughput (events it turned into records per
 second of its own thread's CPU time). A real step is far slower than the collector's cost per step; this
 one is not, so the loop yields whenever the agent's buffer is half full rather than let it drop events.
 Its last stdout line is JSON.
@@ -18,6 +20,7 @@ FIRST_LINE = time.time()
 
 import argparse
 import array
+import gc
 import json
 import os
 import random
@@ -46,6 +49,23 @@ def identity(value):
 def resident_bytes() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * _PAGE
+
+
+class FullCollections:
+    """Counts the garbage collector's full (generation 2) collections and their longest duration."""
+
+    def __init__(self) -> None:
+        self.count, self.longest, self._started = 0, 0.0, 0.0
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.longest = max(self.longest, time.perf_counter() - self._started)
 
 
 class Backpressure:
@@ -82,6 +102,17 @@ class Backpressure:
                 "dropped": self.agent.buffer.dropped}
 
 
+def warm_up(model, optimizer, loss, folder: str) -> None:
+    """What torch does once, before the timed loop: its first backward, step and save import some 800
+    modules (sympy among them), whose objects trigger full garbage collections (100-160 ms each) for a second
+    or two; then collect, so that start-up's garbage is not the loop's."""
+    loss.backward()
+    optimizer.step()
+    torch.save(model.state_dict(), os.path.join(folder, "checkpoint.pt"))
+    time.sleep(0.5)  # the agent's collector handles the warm-up's events (hashing the checkpoint)
+    gc.collect()
+
+
 def run(steps: int, epoch: int, folder: str) -> dict:
     torch.set_num_threads(1)
     random.seed(0)
@@ -90,16 +121,20 @@ def run(steps: int, epoch: int, folder: str) -> dict:
     losses = [torch.tensor(random.random(), requires_grad=True) for _ in range(_POOL)]
     loader = DataLoader(range(epoch), batch_size=None, collate_fn=identity)
     pressure = Backpressure()
-    durations, memory, longest = array.array("Q", bytes(8 * _BINS)), [], 0.0
+    warm_up(model, optimizer, losses[0], folder)
+    collections = FullCollections()
+    durations, memory, longest, longest_without_gc = array.array("Q", bytes(8 * _BINS)), [], 0.0, 0.0
     step, epochs, started = 0, 0, time.perf_counter()
     while step < steps:
         for _ in loader:
-            began = time.perf_counter()
+            began, full_collections = time.perf_counter(), collections.count
             losses[step % _POOL].backward()
             optimizer.step()
             took = time.perf_counter() - began
             durations[min(int(took / _BIN), _BINS - 1)] += 1
             longest = max(longest, took)
+            if collections.count == full_collections:
+                longest_without_gc = max(longest_without_gc, took)
             step += 1
             if step % 1000 == 0:
                 pressure.wait()
@@ -113,7 +148,8 @@ def run(steps: int, epoch: int, folder: str) -> dict:
     wall = time.perf_counter() - started
     report = {"steps": step, "epochs": epochs, "wall": wall, "waited": pressure.waited,
               "step_median_s": _quantile(durations, 0.5), "step_p999_s": _quantile(durations, 0.999),
-              "step_max_s": longest, "steps_over_10ms": sum(durations[int(10e-3 / _BIN):]), "memory": memory,
+              "step_max_s": longest, "step_max_without_full_gc_s": longest_without_gc,
+              "full_gcs": collections.count, "full_gc_max_s": collections.longest, "steps_over_10ms": sum(durations[int(10e-3 / _BIN):]), "memory": memory,
               "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     report.update(pressure.collector_figures())
     report["end_wall"] = time.time()

@@ -66,8 +66,12 @@ def unpatch() -> None:
 
 # --- training thread ---------------------------------------------------------------------------------
 def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
+    """The event is flat, and names the optimizer by ``id()``: a tuple of numbers (learning rates are floats)
+    leaves the garbage collector's tracking at its first collection, where one holding the optimizer, or a
+    tuple of its own, is promoted to the old generation while it waits; a million steps of those brought on a
+    full collection (150 ms)."""
     try:
-        _emit_hot("step", opt, tuple(map(_learning_rate, opt.param_groups)))
+        _emit_hot("step", id(opt), *map(_learning_rate, opt.param_groups))
     except Exception as exc:
         faults.caught(NAME, exc)
 
@@ -160,6 +164,9 @@ class _OptimizerState:
 
 _seen: IdentityMap[_OptimizerState] = IdentityMap()
 _states: list[_OptimizerState] = []  # outlives the optimizers: their final counts are written at exit
+# id(optimizer) -> state, for step events. An id may be reused once its optimizer is gone, but never before
+# that optimizer's last step event: the new optimizer's construction event comes after it, and takes the id over.
+_by_id: dict[int, _OptimizerState] = {}
 _models: IdentityMap[str] = IdentityMap()
 _schedulers: IdentityMap[str] = IdentityMap()
 
@@ -188,6 +195,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     ident = recorder.numbered("optimizer")
     state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings, recorder.global_step)
     _seen[opt] = state
+    _by_id[id(opt)] = state
     _states.append(state)
     params = [p for group in opt.param_groups for p in group["params"]]
     attributes: dict[str, Any] = {
@@ -237,8 +245,8 @@ def model_facts(module: Any) -> dict[str, Any]:
             "fingerprint": fingerprint.hexdigest()}
 
 
-def _on_step(recorder: Recorder, time: float, opt: Any, lrs: tuple) -> None:
-    state = _seen.get(opt)
+def _on_step(recorder: Recorder, time: float, key: int, *lrs: Any) -> None:
+    state = _by_id.get(key)
     if state is None:
         return
     state.steps += 1
