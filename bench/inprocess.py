@@ -3,16 +3,18 @@
 Separate processes on a shared machine differ by several percent from each other (CPU placement, caches,
 neighbours), which drowns a 1-3% effect even as a median of a dozen pairs. Here one process, started with the
 agent on, trains bench/workload.py's model in short segments with the integrations patched and unpatched in
-turn (order alternating), so both variants share the interpreter, the heap and the machine's state.
+turn (order alternating), so both variants share the interpreter, the heap and the machine's state: per
+round, the training thread's CPU time on over off.
 
-Per segment: the training thread's CPU time and, for a segment with the hooks on, the collector's: its
-thread's CPU clock from the segment's start until it has drained the segment's events (the bench wakes it
-and waits), so its work is charged to the segment that caused it, ticks included. Run it with the agent on;
-the last stdout line is JSON: per round, the training thread's ratio on/off and the whole agent's
-(training thread and collector) ratio on/off.
+The collector's share is measured apart, in one continuous stretch with the hooks on (segments would charge
+it a wake-up and a re-patching each): its thread's CPU clock from the stretch's start until it has drained
+the stretch's events, per step, ticks included. The whole agent's ratio is the training thread's median
+ratio plus the collector's time per step over a plain step's. Run it with the agent on; the last stdout line
+is JSON.
 """
 
 import json
+import statistics
 import sys
 import time
 
@@ -32,25 +34,27 @@ def set_hooks(on: bool) -> None:
                 module.patch(sys.modules[target], current.buffer.emit, current.buffer.emit_hot)
 
 
-def drained(collector, clock: int) -> None:
-    """Wake the collector; return once the buffer is empty and the collector's CPU clock stands still."""
-    collector.buffer.ready.set()
-    while True:
-        before = time.clock_gettime(clock)
-        time.sleep(0.002)
-        if not collector.buffer.queue and time.clock_gettime(clock) == before:
-            return
-
-
-def segment(loop, steps: int, on: bool, collector_clock: int) -> tuple[float, float]:
-    """(training thread CPU seconds, collector CPU seconds) of one segment."""
+def thread_seconds(loop, steps: int, on: bool) -> float:
     set_hooks(on)
-    collector_before, before = time.clock_gettime(collector_clock), time.thread_time()
+    before = time.thread_time()
     train(*loop, steps=steps)
-    thread = time.thread_time() - before
-    if on:
-        drained(agent.current().collector, collector_clock)
-    return thread, time.clock_gettime(collector_clock) - collector_before if on else 0.0
+    return time.thread_time() - before
+
+
+def collector_seconds(loop, steps: int) -> float:
+    """The collector's CPU time for ``steps`` steps with the hooks on, until it has handled their events."""
+    set_hooks(True)
+    collector = agent.current().collector
+    clock = time.pthread_getcpuclockid(collector.ident)
+    time.sleep(0.3)  # the re-patching's events are handled before the clock starts
+    before = time.clock_gettime(clock)
+    train(*loop, steps=steps)
+    collector.buffer.ready.set()
+    while True:  # until the buffer is empty and the collector's clock stands still
+        last = time.clock_gettime(clock)
+        time.sleep(0.002)
+        if not collector.buffer.queue and time.clock_gettime(clock) == last:
+            return last - before
 
 
 def main() -> None:
@@ -58,16 +62,16 @@ def main() -> None:
     args = arguments(["--steps", str(steps)])
     loop = build(args)
     train(*loop, steps=steps)  # warm-up: the first pass's one-off work (dataset facts, imports)
-    clock = time.pthread_getcpuclockid(agent.current().collector.ident)
-    thread, whole, collector_us = [], [], []
+    thread, plain = [], []
     for number in range(rounds):
-        seconds = {on: segment(loop, steps, on, clock) for on in ((False, True) if number % 2 == 0 else (True, False))}
-        (on_thread, on_collector), (off_thread, _) = seconds[True], seconds[False]
-        thread.append(on_thread / off_thread)
-        whole.append((on_thread + on_collector) / off_thread)
-        collector_us.append(on_collector / steps * 1e6)
-    print(json.dumps({"thread_ratios": thread, "cpu_ratios": whole, "collector_us_per_step": collector_us}),
-          flush=True)
+        seconds = {on: thread_seconds(loop, steps, on) for on in ((False, True) if number % 2 == 0 else (True, False))}
+        thread.append(seconds[True] / seconds[False])
+        plain.append(seconds[False] / steps)
+    continuous = steps * 30
+    collector_per_step = collector_seconds(loop, continuous) / continuous
+    whole = statistics.median(thread) + collector_per_step / statistics.median(plain)
+    print(json.dumps({"thread_ratios": thread, "collector_us_per_step": collector_per_step * 1e6,
+                      "plain_step_us": statistics.median(plain) * 1e6, "cpu_ratio": whole}), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from bench.common import (INPROCESS, LAUNCHER, PYTHON, WORKLOAD, Sample, agent_e
 
 
 def tight_loop(smoke: bool) -> dict[str, Any]:
-    pairs, steps, rounds, segment = (1, 30, 2, 20) if smoke else (12, 3000, 60, 100)
+    pairs, steps, rounds, segment = (1, 30, 2, 20) if smoke else (12, 3000, 150, 100)
     command = [PYTHON, WORKLOAD, "--steps", str(steps)]
     with scratch("loop") as root:
         runs = interleaved(pairs, lambda: run_child(command, clean_env(), root),
@@ -31,9 +31,10 @@ def tight_loop(smoke: bool) -> dict[str, Any]:
         "wall_ratio": ratios(runs, lambda sample: sample.report["loop_wall"]),
         "training_thread_cpu_ratio": ratios(runs, lambda sample: sample.report["loop_thread_cpu"]),
         "other_threads_us_per_step": differences(runs, lambda sample: _other_threads(sample) / steps * 1e6),
-        "in_process_cpu_ratio": summary(in_process["cpu_ratios"]),
+        "in_process_cpu_ratio": in_process["cpu_ratio"],
         "in_process_training_thread_ratio": summary(in_process["thread_ratios"]),
-        "in_process_collector_us_per_step": summary(in_process["collector_us_per_step"]),
+        "in_process_collector_us_per_step": in_process["collector_us_per_step"],
+        "in_process_plain_step_us": in_process["plain_step_us"],
     }
 
 
