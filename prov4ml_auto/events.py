@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 Event = tuple
 Emit = Callable[..., None]
-WAKE_AT = 1024  # per-step events waiting: wake the collector early (see Buffer.ready)
+WAKE_AT = 1024  # per-step events waiting: wake the collector before its tick (see Buffer.ready)
 
 
 class Buffer:
@@ -26,9 +26,11 @@ class Buffer:
         self.queue: collections.deque[Event] = collections.deque()
         self.dropped = 0
         self.owner_pid = os.getpid()
-        # Set when WAKE_AT events wait: in a fast loop the collector then drains every few milliseconds
-        # instead of every tick, so events never live long enough to be promoted by the garbage collector
-        # into the old generation, whose full collections (over the whole torch heap) stall a step by 100+ ms.
+        # Set when WAKE_AT per-step events wait: in a fast loop the collector then drains before its tick, so a
+        # batch holds the GIL for about a millisecond and the buffer stays small. Per-step events of CPU
+        # training hold numbers only (see torch_optim._after_step): the garbage collector stops tracking them
+        # at its first collection, so waiting never promotes them to the old generation, whose full
+        # collections over torch's heap take 100+ ms.
         self.ready = threading.Event()
         self.emit, self.emit_hot = self._emitters()
 
