@@ -8,8 +8,8 @@ What it measures from inside: the longest step (a stall: the collector held the 
 ran, or the machine paused the process) and how many steps took over 10 ms; the same for the steps in which
 no full garbage collection ran (one takes 100-160 ms here, over torch's heap, in plain runs too: whether one
 falls inside a timed step or between two is chance), with the full collections' count and longest; the
-resident memory as the run goes on, and with the agent on, the collector's throughput (events it turned into records per
-second of its own thread's CPU time). A real step is far slower than the collector's cost per step; this
+resident memory as the run goes on, and with the agent on, the collector's throughput (events it turned into
+records per second of its own thread's CPU time). A real step is far slower than the collector's cost per step; this
 one is not, so the loop yields whenever the agent's buffer is half full rather than let it drop events.
 Its last stdout line is JSON.
 """
@@ -149,7 +149,8 @@ def run(steps: int, epoch: int, folder: str) -> dict:
     report = {"steps": step, "epochs": epochs, "wall": wall, "waited": pressure.waited,
               "step_median_s": _quantile(durations, 0.5), "step_p999_s": _quantile(durations, 0.999),
               "step_max_s": longest, "step_max_without_full_gc_s": longest_without_gc,
-              "full_gcs": collections.count, "full_gc_max_s": collections.longest, "steps_over_10ms": sum(durations[int(10e-3 / _BIN):]), "memory": memory,
+              "full_gcs": collections.count, "full_gc_max_s": collections.longest,
+              "steps_over_10ms": sum(durations[int(10e-3 / _BIN):]), "memory": memory,
               "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     report.update(pressure.collector_figures())
     report["end_wall"] = time.time()

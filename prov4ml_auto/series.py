@@ -68,19 +68,19 @@ class Series:
         self.path = path
         self.per_phase = per_phase  # whether the recorder's phases summarise this series too
         self.aggregate = Aggregate()
-        self.rows: list[tuple[int, int | None, float, float]] = []  # not yet written
-        self._summarised = 0  # how many of ``rows`` the aggregate has seen
-        self._non_finite_rows = False  # some of ``rows`` hold NaN or an infinity
+        self._rows: list[tuple[int, int | None, float, float]] = []  # not yet written
+        self._summarised = 0  # how many of ``_rows`` the aggregate has seen
+        self._non_finite_rows = False  # some of ``_rows`` hold NaN or an infinity
         self._handle: Any = None
         self.failed = False  # the file could not be written (full disk): stop trying, keep the aggregates
 
     def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
-        self.rows.append((step, epoch, time, value))
+        self._rows.append((step, epoch, time, value))
 
     def new_values(self) -> list[float]:
         """The values added since the last call, now in the series' aggregate."""
-        values = [row[3] for row in self.rows[self._summarised:]]
-        self._summarised = len(self.rows)
+        values = [row[3] for row in self._rows[self._summarised:]]
+        self._summarised = len(self._rows)
         non_finite = self.aggregate.non_finite
         self.aggregate.extend(values)
         self._non_finite_rows |= self.aggregate.non_finite != non_finite
@@ -89,7 +89,7 @@ class Series:
     def flush(self) -> None:
         """Raises OSError once, when the file cannot be written; later calls do nothing."""
         self.new_values()
-        if not self.rows or self.failed:
+        if not self._rows or self.failed:
             self._forget_rows()
             return
         try:
@@ -110,11 +110,11 @@ class Series:
     def _rows_as_written(self) -> list[tuple[int, int | None, float, float | str]]:
         """A non-finite value as its text (NaN, INF, -INF), which a JSON number cannot hold (see csv_lines)."""
         if not self._non_finite_rows:
-            return self.rows
-        return [row if row[3] - row[3] == 0.0 else (*row[:3], format_double(row[3])) for row in self.rows]
+            return self._rows
+        return [row if row[3] - row[3] == 0.0 else (*row[:3], format_double(row[3])) for row in self._rows]
 
     def _forget_rows(self) -> None:
-        self.rows, self._summarised, self._non_finite_rows = [], 0, False
+        self._rows, self._summarised, self._non_finite_rows = [], 0, False
 
     def close(self) -> str | None:
         """Flush, close and return the file's sha256 (None when the series had no value or failed)."""
