@@ -94,12 +94,18 @@ def _per_step_cases(emit_hot: Callable[..., None], scale: float) -> list[Case]:
     plain_batches, hooked_batches = _Batches(), type("_HookedBatches", (_Batches,), {})()
     _install(patches, type(hooked_batches), "__next__", torch_data._iterator_next)
     optimizer = _null_optimizer_class()([loss], {"lr": 0.1})
+
+    def step(backward: Callable[..., Any]) -> None:
+        """A training step's pair: its loss waits for the step, whose event carries it (events.carried)."""
+        backward(loss, None, None, False, inputs=None)
+        optimizer.step()
+
     return [
         Case("buffer append (emit_hot)", lambda: emit_hot("step", id(optimizer), *lrs),
              lambda: _stand_in("step", id(optimizer), *lrs), calls=_scaled(5000, scale)),
-        Case("optimizer step hook", optimizer.step, optimizer.step, _no_step_hooks, _scaled(1000, scale), True),
-        Case("backward", lambda: loss_module.backward(loss, None, None, False, inputs=None),
-             lambda: _stand_in(loss, None, None, False, inputs=None), calls=_scaled(2000, scale), per_step=True),
+        Case("optimizer step hook", optimizer.step, optimizer.step, _no_step_hooks, _scaled(1000, scale)),
+        Case("backward, then the optimizer step carrying its loss", lambda: step(loss_module.backward),
+             lambda: step(_stand_in), _no_step_hooks, _scaled(1000, scale), per_step=True),
         Case("loss function (training)", lambda: loss_module.mse_loss(loss, loss), lambda: _stand_in(loss, loss),
              calls=_scaled(4000, scale), per_step=True),
         Case("DataLoader next (per batch)", lambda: next(hooked_batches), lambda: next(plain_batches),
@@ -218,16 +224,19 @@ def _child(rounds: int, scale: float) -> dict[str, Any]:
 
     from prov4ml_auto import faults, integrations
     from prov4ml_auto.config import Config
-    from prov4ml_auto.events import Buffer
+    from prov4ml_auto.events import Buffer, carried
 
     torch.set_num_threads(1)
     faults.strict = True  # a hook that fails would look cheap: make it fail the bench instead
     buffer = Buffer(capacity=1 << 22)
     integrations.install(Config({}), buffer)
+    def clear() -> None:
+        buffer.queue.clear()
+        carried.clear()
+
     with tempfile.TemporaryDirectory(prefix="prov4ml-bench-hot-") as folder:
-        isolated = {case.name: _compare(case, rounds, buffer.queue.clear)
-                    for case in _per_step_cases(buffer.emit_hot, scale)}
-        in_situ = {case.name: _compare(case, rounds, buffer.queue.clear) for case in _real_cases(folder, scale)}
+        isolated = {case.name: _compare(case, rounds, clear) for case in _per_step_cases(buffer.emit_hot, scale)}
+        in_situ = {case.name: _compare(case, rounds, clear) for case in _real_cases(folder, scale)}
     per_step = sum(result["added_ns"] for result in isolated.values() if result["per_step"])
     return {"isolated": isolated, "in_situ": in_situ, "per_step_added_ns": per_step}
 

@@ -37,6 +37,7 @@ def _collector(plain: Sample, agent: Sample) -> dict[str, Any]:
         "events": report["collector_events"],
         "collector_cpu_s": report["collector_cpu"],
         "events_per_s": report["collector_events"] / report["collector_cpu"],
+        "steps_per_s": report["steps"] / report["collector_cpu"],  # what a step costs the collector, inverted
         "dropped": report["dropped"],
         "step_max_ms": report["step_max_s"] * 1e3,
         "step_max_ms_plain": plain.report["step_max_s"] * 1e3,

@@ -78,7 +78,8 @@ def budget(results: dict[str, Any]) -> list[dict[str, Any]]:
     lines = []
     for name, path, limit, unit in _BUDGET:
         value = _lookup(results, path)
-        lines.append({"item": name, "value": value, "limit": limit, "unit": unit,
+        interval = _lookup(results, (*path[:-1], "ci95")) if path[-1] == "median" else None
+        lines.append({"item": name, "value": value, "limit": limit, "unit": unit, "ci95": interval,
                       "ok": None if value is None else value <= limit})
     return lines
 
@@ -112,8 +113,9 @@ def report(results: dict[str, Any]) -> str:
     lines = ["SMOKE RUN: figures mean nothing" if results["meta"]["smoke"] else "", "Budget"]
     for line in results["budget"]:
         verdict = {True: "ok", False: "OVER", None: "n/a"}[line["ok"]]
+        interval = f"  (95% CI {_number(line['ci95'][0])}-{_number(line['ci95'][1])})" if line["ci95"] else ""
         lines.append(f"  {line['item']:46s} {_number(line['value']):>10s} {line['unit']:3s} "
-                     f"<= {_number(line['limit'])} {verdict}")
+                     f"<= {_number(line['limit'])} {verdict}{interval}")
     if "per_event" in results:
         lines += ["", "Per event on the training thread (ns added per call; median of paired rounds)"]
         for group in ("isolated", "in_situ"):
@@ -132,8 +134,9 @@ def _flat(value: Any, indent: str) -> list[str]:
     lines = []
     for key, item in value.items():
         if isinstance(item, dict) and "median" in item:
+            interval = f"95% CI {_number(item['ci95'][0])}-{_number(item['ci95'][1])}, " if item["ci95"] else ""
             lines.append(f"{indent}{key:28s} median {_number(item['median'])} "
-                         f"(min {_number(item['min'])}, max {_number(item['max'])}, n {item['n']})")
+                         f"({interval}min {_number(item['min'])}, max {_number(item['max'])}, n {item['n']})")
         elif isinstance(item, dict):
             lines += [f"{indent}{key}", *_flat(item, indent + "  ")]
         elif isinstance(item, list):

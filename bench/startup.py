@@ -67,4 +67,6 @@ def _first_line_delay(sample: Sample) -> float:
 
 
 def _ms(figures: dict[str, Any]) -> dict[str, Any]:
-    return {key: value * 1e3 if key != "n" and value is not None else value for key, value in figures.items()}
+    """A summary's seconds as milliseconds (its count stays a count)."""
+    return {key: value if key == "n" or value is None else [bound * 1e3 for bound in value] if key == "ci95"
+            else value * 1e3 for key, value in figures.items()}

@@ -26,7 +26,7 @@ from typing import Any, Callable, NamedTuple
 from prov4ml_auto import collector, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
-from prov4ml_auto.events import Buffer, Emit
+from prov4ml_auto.events import Buffer, Emit, carried
 from prov4ml_auto.files import Hasher, claim_folder, make_folder
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
@@ -421,6 +421,8 @@ class _HeldBuffer(Buffer):
         def held_emit_hot(*event: Any) -> None:
             if not self.waiting:
                 emit_hot(*event)
+            else:
+                carried.clear()
 
         return held_emit, held_emit_hot
 

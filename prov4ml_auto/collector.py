@@ -65,10 +65,10 @@ class Collector(threading.Thread):
         self._finish()
 
     def _pump(self, final: bool = False) -> None:
-        events = self.buffer.drain()
+        events = self.buffer.drain(final)
         self.events_seen += len(events)
         recorder = self.recorder
-        for event in events:  # two a training step: no call here but the handler itself
+        for event in events:  # one a training step: no call here but the handler itself
             handler = handlers.get(event[1])
             if handler is not None:
                 try:

@@ -45,10 +45,17 @@ def test_patch_then_unpatch_restores_originals():
 
     model = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    model(torch.ones(1, 2)).sum().backward()
+    losses = [model(torch.full((1, 2), float(number))).sum() for number in range(3)]
+    losses[0].backward()
+    opt.step()  # the step's event carries the loss of the backward before it
+    losses[1].backward()
+    losses[2].backward()  # two backwards, no step between: each loss an event of its own, in order
     opt.step()
     events = buffer.drain()
-    assert [event[1] for event in events] == ["framework", "optimizer", "loss", "step"]
+    assert [event[1] for event in events] == ["framework", "optimizer", "step", "loss", "loss", "step"]
+    step, first, second, last_step = events[2:]
+    assert (step[3], first[2], second[2], last_step[3]) == (*(loss.item() for loss in losses), None)
+    assert step[2] == last_step[2] == id(opt) and first[0] <= second[0]
     # per-step events hold numbers only, so the garbage collector stops tracking them at the first collection
     # they meet: a fast loop's waiting events are never promoted to the old generation (whose full
     # collections, over torch's heap, stall a step by 100+ ms)

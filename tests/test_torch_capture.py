@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 
 import pytest
@@ -182,3 +183,19 @@ def test_torch_compile_traces_past_the_hooks(tmp_path):
     losses = read_series(outputs["launcher"].folder, document, "loss")
     assert [int(row["step"]) for row in losses] == list(range(1, 13))
     assert float(losses[-1]["value"]) == pytest.approx(float(outputs["plain"].stdout.split()[1]), rel=1e-6)
+
+
+def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
+    """A loss travels inside the event of the optimizer step after it; one that no step takes (gradient
+    accumulation's remainder, hand-written updates) travels alone, still in order: each row keeps its epoch,
+    and its step is the step it feeds (a GAN's two losses share theirs)."""
+    run = run_script("loss_patterns.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    expected = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    rows = read_series(run.folder, document, "loss")
+    assert [[int(r["epoch"]), float(r["value"]), int(r["step"])] for r in rows] == expected
+    for number in range(4):
+        epoch = document["activity"][f"run:epoch/{number}"]
+        assert attr(epoch, "loss.count") == sum(1 for loss in expected if loss[0] == number)
+    assert attr(document["activity"]["run:run"], "stepsTotal") == expected[-1][2]

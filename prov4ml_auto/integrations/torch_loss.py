@@ -1,7 +1,10 @@
 """Losses: training loss through autograd's backward, validation loss through torch.nn's loss functions.
 
 Training thread: a CPU loss is read at once (``item()``, 150 ns, nothing to wait for); any other loss is
-detached and read by the collector (reading a GPU value here would wait for the GPU). The training thread never
+detached and read by the collector (reading a GPU value here would wait for the GPU). The loss waits in
+``events.carried`` for the optimizer step that follows, whose event carries it (torch_optim): one event a
+step. A second backward before any step (gradient accumulation, hand-written updates) sends its loss as an
+event of its own, after the waiting one. The training thread never
 hands over the loss tensor itself: the collector holding it would keep the step's autograd graph alive and
 free it on the other thread, which measurably slowed both threads. Only plain ``torch.Tensor`` losses count:
 a tensor subclass may be a tracing stand-in (torch.compile's fake tensors) or a distributed tensor whose read
@@ -20,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto import faults
+from prov4ml_auto.events import carried
 from prov4ml_auto.integrations._patching import Patches
 from prov4ml_auto.recorder import Recorder
 
@@ -66,7 +70,11 @@ def _backward(original: Any) -> Any:
         result = original(tensors, *args, **kwargs)
         try:
             if type(tensors) is _tensor_type and tensors.dim() == 0:
-                _emit_hot("loss", tensors.item() if tensors.is_cpu else tensors.detach())
+                loss = tensors.item() if tensors.is_cpu else tensors.detach()
+                if carried:  # no step took the previous backward's loss: this one follows it into the queue
+                    _emit_hot("loss", loss)
+                else:
+                    carried.append(loss)
         except Exception as exc:
             faults.caught(NAME, exc)
         return result
@@ -105,11 +113,17 @@ def _value(loss: Any) -> float | None:
 
 
 def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
-    """Once per training step: a CPU loss arrives as a float, recorded with no further call."""
+    """A loss no step has taken yet: it feeds the run's next step."""
+    record_loss(recorder, time, loss, recorder.global_step + 1)
+
+
+def record_loss(recorder: Recorder, time: float, loss: float | Any, step: int) -> None:
+    """Once per training step (torch_optim calls it with the step that took the loss): a CPU loss arrives as a
+    float, recorded with no further call."""
     if recorder.trainer is None:
         value = loss if type(loss) is float else _value(loss)
         if value is not None:
-            recorder.metric("loss", value, time, step=recorder.global_step + 1)
+            recorder.metric("loss", value, time, step=step)
 
 
 def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:

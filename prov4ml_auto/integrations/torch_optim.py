@@ -1,9 +1,10 @@
 """torch.optim: optimizers (settings, steps, setting changes), LR schedulers and the models they train.
 
 Training thread: one global step post hook (torch >= 2.0) per step, appending a tuple with the learning
-rates used; construction, scheduler steps and state loads append snapshots of the groups' settings.
-Collector: counts each optimizer's steps, turns setting changes into series, describes optimizers,
-schedulers and models.
+rates used and the loss of the backward before it (torch_loss); construction, scheduler steps and state loads
+append snapshots of the groups' settings.
+Collector: counts each optimizer's steps, records the loss a step carried, turns setting changes into
+series, describes optimizers, schedulers and models.
 
 The run's step is the furthest any optimizer has gone, each counted from the run's step when it was
 created: optimizers stepped together (a GAN's two, a wrapper and the one it steps) advance it once per
@@ -23,6 +24,8 @@ from typing import Any
 
 from prov4ml_auto import collector, faults
 from prov4ml_auto.document import QName
+from prov4ml_auto.events import carried
+from prov4ml_auto.integrations import torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
@@ -66,12 +69,12 @@ def unpatch() -> None:
 
 # --- training thread ---------------------------------------------------------------------------------
 def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
-    """The event is flat, and names the optimizer by ``id()``: a tuple of numbers (learning rates are floats)
+    """The event carries the loss of the backward before it (torch_loss), or None. It is flat, and names the optimizer by ``id()``: a tuple of numbers (learning rates are floats)
     leaves the garbage collector's tracking at its first collection, where one holding the optimizer, or a
     tuple of its own, is promoted to the old generation while it waits; a million steps of those brought on a
     full collection (150 ms)."""
     try:
-        _emit_hot("step", id(opt), *map(_learning_rate, opt.param_groups))
+        _emit_hot("step", id(opt), carried.pop() if carried else None, *map(_learning_rate, opt.param_groups))
     except Exception as exc:
         faults.caught(NAME, exc)
 
@@ -245,14 +248,15 @@ def model_facts(module: Any) -> dict[str, Any]:
             "fingerprint": fingerprint.hexdigest()}
 
 
-def _on_step(recorder: Recorder, time: float, key: int, *lrs: Any) -> None:
+def _on_step(recorder: Recorder, time: float, key: int, loss: Any, *lrs: Any) -> None:
     state = _by_id.get(key)
-    if state is None:
-        return
-    state.steps += 1
-    if recorder.trainer is None:
-        recorder.global_step = max(recorder.global_step, state.offset + state.steps)
-    if lrs == state.last_lrs:
+    if state is not None:
+        state.steps += 1
+        if recorder.trainer is None:
+            recorder.global_step = max(recorder.global_step, state.offset + state.steps)
+    if loss is not None:  # the loss is numbered with the step it fed (an unknown optimizer's: the next)
+        torch_loss.record_loss(recorder, time, loss, recorder.global_step + (state is None))
+    if state is None or lrs == state.last_lrs:
         return
     # a tensor learning rate can change in place, staying the same object: compare floats only
     state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else ()
