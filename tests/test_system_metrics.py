@@ -314,7 +314,7 @@ def test_nvml_on_this_machine_answers_consistently():
     gpu = Nvml()
     assert gpu.available != bool(gpu.unavailable_reason)
     if not gpu.available:
-        reasons = ("nvidia-ml-py not installed", "NVML could not initialise", "no GPU")
+        reasons = ("nvidia-ml-py not installed", "NVML could not initialise", "no GPU", "no NVIDIA driver")
         assert gpu.unavailable_reason.startswith(reasons)
         assert gpu.devices() == [] and gpu.sample() == [] and gpu.energy_joules() == {}
 
@@ -327,6 +327,16 @@ def test_nvml_init_failure_attempted_once(monkeypatch, fresh_nvml_state):
     assert first.unavailable_reason == "NVML could not initialise: NVML Shared Library Not Found"
     assert second.sample() == [] and second.devices() == []
     assert len(calls) == 1
+
+
+def test_without_the_driver_library_pynvml_is_never_imported(monkeypatch, fresh_nvml_state):
+    """Importing pynvml costs 15-50 ms; where NVIDIA's library does not load, NVML can only fail, so the
+    import is skipped (and the reason says why)."""
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml_module, "_LIBRARY", "libprov4ml-absent.so.0")
+    gpu = Nvml()
+    assert not gpu.available and gpu.unavailable_reason == "no NVIDIA driver (libprov4ml-absent.so.0 not found)"
+    assert "pynvml" not in sys.modules
 
 
 def test_nvml_not_installed(monkeypatch, fresh_nvml_state):

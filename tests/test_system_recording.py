@@ -7,6 +7,7 @@ mapping and the attribution arithmetic run end to end; torch and psutil are real
 
 from __future__ import annotations
 
+import _ctypes
 import csv
 import os
 import subprocess
@@ -85,12 +86,15 @@ CPU_SERIES = {"system.process_cpu_percent", "system.process_memory_rss_bytes", "
 
 
 def _with_module(tmp_path, source: str) -> dict[str, str]:
-    """Environment putting a pynvml module of ours first on the path."""
+    """Environment putting a pynvml module of ours first on the path, and a library that loads under NVML's
+    name on the loader's path (the agent imports pynvml only where that library loads: a driver is there)."""
     folder = tmp_path / "modules"
     folder.mkdir()
     (folder / "pynvml.py").write_text(source)
+    (folder / "libnvidia-ml.so.1").symlink_to(_ctypes.__file__)  # any shared object loads
     path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
-    return {"PYTHONPATH": path, "FAKE_NVML_LOG": str(tmp_path / "nvml.log")}
+    libraries = os.pathsep.join(p for p in (str(folder), os.environ.get("LD_LIBRARY_PATH", "")) if p)
+    return {"PYTHONPATH": path, "LD_LIBRARY_PATH": libraries, "FAKE_NVML_LOG": str(tmp_path / "nvml.log")}
 
 
 def _train(tmp_path, **env: str) -> tuple[Run, dict]:

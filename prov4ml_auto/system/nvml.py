@@ -9,12 +9,14 @@ init/shutdown cycles are slow. Only the GPUs this job can see
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 _init_lock = threading.Lock()
 _init_state: dict[str, Any] = {"done": False, "module": None, "reason": ""}
+_LIBRARY = "libnvidia-ml.so.1"  # the library pynvml loads on Linux
 
 
 def _init_nvml() -> tuple[Any, str]:
@@ -22,17 +24,37 @@ def _init_nvml() -> tuple[Any, str]:
     with _init_lock:
         if not _init_state["done"]:
             _init_state["done"] = True
-            try:
-                import pynvml
-            except ImportError:
-                _init_state["reason"] = "nvidia-ml-py not installed"
-            else:
-                try:
-                    pynvml.nvmlInit()
-                    _init_state["module"] = pynvml
-                except Exception as exc:  # NVMLError subclasses, or OSError from ctypes
-                    _init_state["reason"] = f"NVML could not initialise: {exc}"
+            _init_state["module"], _init_state["reason"] = _load()
         return _init_state["module"], _init_state["reason"]
+
+
+def _load() -> tuple[Any, str]:
+    if "pynvml" not in sys.modules and not _driver_library_loads():
+        return None, f"no NVIDIA driver ({_LIBRARY} not found)"
+    try:
+        import pynvml
+    except ImportError:
+        return None, "nvidia-ml-py not installed"
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:  # NVMLError subclasses, or OSError from ctypes
+        return None, f"NVML could not initialise: {exc}"
+    return pynvml, ""
+
+
+def _driver_library_loads() -> bool:
+    """Whether NVIDIA's driver library loads, by the same dlopen that pynvml's init would do. Importing pynvml
+    costs 15-20 ms (it defines hundreds of ctypes structures), which a machine without the driver, where init
+    can only fail, need not pay; a pynvml already imported (torch.cuda imports it) is used as it is."""
+    if sys.platform != "linux":
+        return True
+    import ctypes
+
+    try:
+        ctypes.CDLL(_LIBRARY)
+    except OSError:
+        return False
+    return True
 
 
 def select_visible(
