@@ -1,7 +1,8 @@
 """Three ways people feed losses to optimizers (no prov4ml-auto calls).
 
 Epochs 0-1: gradient accumulation over 3 batches of a 7-batch loader (the epoch's last batch feeds no step).
-Epoch 2: hand-written updates, no optimizer at all. Epoch 3: a GAN's two optimizers, each stepping once per batch.
+Epoch 2: hand-written updates, no optimizer at all, on a loss of shape [1]. Epoch 3: a GAN's two optimizers,
+each stepping once per batch.
 The last stdout line is JSON: every loss backward() was called on, as [epoch, value, step], where step is the
 run's step that loss feeds (the optimizer steps taken so far, counting the GAN's pair once per batch, plus one
 for a loss whose step has not come yet).
@@ -32,7 +33,7 @@ for epoch in range(2):
     optimizer.zero_grad()
 
 for x, y in loader:
-    loss = nn.functional.mse_loss(model(x), y)
+    loss = nn.functional.mse_loss(model(x), y).reshape(1)  # a loss of shape [1], as some models return
     loss.backward()
     losses.append([2, loss.item(), steps + 1])
     with torch.no_grad():

@@ -1,16 +1,17 @@
 """Losses: training loss through autograd's backward, validation loss through torch.nn's loss functions.
 
-Training thread: a CPU loss is read at once (``item()``, 150 ns, nothing to wait for); any other loss is
-detached and read by the collector (reading a GPU value here would wait for the GPU). The loss waits in
-``events.carried`` for the optimizer step that follows, whose event carries it (torch_optim): one event a
-step. A second backward before any step (gradient accumulation, hand-written updates) sends its loss as an
-event of its own, after the waiting one. The training thread never
-hands over the loss tensor itself: the collector holding it would keep the step's autograd graph alive and
-free it on the other thread, which measurably slowed both threads. Only plain ``torch.Tensor`` losses count:
-a tensor subclass may be a tracing stand-in (torch.compile's fake tensors) or a distributed tensor whose read
-would be a collective. ``Tensor.backward`` calls ``torch.autograd.backward`` through the module
-attribute, so wrapping that one function sees both spellings. torch.nn loss modules call the functions in
-``torch.nn.functional`` the same way, so wrapping those sees ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``;
+A training loss is the tensor ``backward()`` is called on with no gradient given: torch has then checked that it
+holds one value (a scalar, or a tensor of shape [1]). A CPU loss is read at once on the training thread
+(``item()``, 150 ns, nothing to wait for); any other loss is detached and read by the collector (reading a GPU
+value here would wait for the GPU). The loss waits in ``events.carried`` for the optimizer step that follows,
+whose event carries it (torch_optim): one event a step. A second backward before any step (gradient
+accumulation, hand-written updates) sends its loss as an event of its own, after the waiting one. The training
+thread never hands over the loss tensor itself: the collector holding it would keep the step's autograd graph
+alive and free it on the other thread, which measurably slowed both threads. Only plain ``torch.Tensor``
+losses count: a tensor subclass may be a tracing stand-in (torch.compile's fake tensors) or a distributed
+tensor whose read would be a collective. ``Tensor.backward`` calls ``torch.autograd.backward`` through the
+module attribute, so wrapping that one function sees both spellings. torch.nn loss modules call the functions
+in ``torch.nn.functional`` the same way, so wrapping those sees ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``;
 a loss computed with grad disabled is a validation loss.
 
 Inside a trainer's loop (``Recorder.trainer``) the trainer owns the losses: it logs them itself, averaged and
@@ -69,7 +70,8 @@ def _backward(original: Any) -> Any:
     def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(tensors, *args, **kwargs)
         try:
-            if type(tensors) is _tensor_type and tensors.dim() == 0:
+            # no gradient given: torch has just checked that the tensor holds one value (no call needed here)
+            if type(tensors) is _tensor_type and (args[0] if args else kwargs.get("grad_tensors")) is None:
                 loss = tensors.item() if tensors.is_cpu else tensors.detach()
                 if carried:  # no step took the previous backward's loss: this one follows it into the queue
                     _emit_hot("loss", loss)
