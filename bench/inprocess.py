@@ -9,8 +9,11 @@ round, the training thread's CPU time on over off.
 The collector's share is measured apart, in one continuous stretch with the hooks on (segments would charge
 it a wake-up and a re-patching each): its thread's CPU clock from the stretch's start until it has drained
 the stretch's events, per step, ticks included. The whole agent's ratio is the training thread's median
-ratio plus the collector's time per step over a plain step's. Run it with the agent on; the last stdout line
-is JSON.
+ratio plus the collector's time per step over a plain step's. That sum assumes that nothing overlaps; what
+the user waits for is wall time, where the collector's work runs beside the training thread's time inside
+torch (which releases the GIL): the wall ratio is the median over rounds of continuous stretches, on over
+off, the collector's draining of each stretch's events included. Run it with the agent on; the last stdout
+line is JSON.
 """
 
 import json
@@ -44,21 +47,40 @@ def thread_seconds(loop, steps: int, on: bool) -> float:
 def collector_seconds(loop, steps: int) -> float:
     """The collector's CPU time for ``steps`` steps with the hooks on, until it has handled their events."""
     set_hooks(True)
-    collector = agent.current().collector
-    clock = time.pthread_getcpuclockid(collector.ident)
+    clock = time.pthread_getcpuclockid(agent.current().collector.ident)
     time.sleep(0.3)  # the re-patching's events are handled before the clock starts
     before = time.clock_gettime(clock)
     train(*loop, steps=steps)
+    return drained(clock) - before
+
+
+def drained(clock: int) -> float:
+    """Wake the collector and wait until the buffer is empty and its CPU clock stands still; that clock."""
+    collector = agent.current().collector
     collector.buffer.ready.set()
-    while True:  # until the buffer is empty and the collector's clock stands still
+    while True:
         last = time.clock_gettime(clock)
         time.sleep(0.002)
         if not collector.buffer.queue and time.clock_gettime(clock) == last:
-            return last - before
+            return last
+
+
+def wall_seconds(loop, steps: int, on: bool) -> float:
+    """What the user waits for: wall time of ``steps`` steps, with the hooks on until the collector has also
+    handled their events (its work overlaps the training thread's only while that thread is inside torch,
+    without the GIL). The previous segment's events are handled before the clock starts."""
+    set_hooks(on)
+    clock = time.pthread_getcpuclockid(agent.current().collector.ident)
+    drained(clock)
+    before = time.perf_counter()
+    train(*loop, steps=steps)
+    if on:
+        drained(clock)
+    return time.perf_counter() - before
 
 
 def main() -> None:
-    rounds, steps = int(sys.argv[1]), int(sys.argv[2])
+    rounds, steps, wall_rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     args = arguments(["--steps", str(steps)])
     loop = build(args)
     train(*loop, steps=steps)  # warm-up: the first pass's one-off work (dataset facts, imports)
@@ -70,8 +92,13 @@ def main() -> None:
     continuous = steps * 30
     collector_per_step = collector_seconds(loop, continuous) / continuous
     whole = statistics.median(thread) + collector_per_step / statistics.median(plain)
+    wall = []
+    for number in range(wall_rounds):
+        seconds = {on: wall_seconds(loop, continuous, on) for on in ((False, True) if number % 2 else (True, False))}
+        wall.append(seconds[True] / seconds[False])
     print(json.dumps({"thread_ratios": thread, "collector_us_per_step": collector_per_step * 1e6,
-                      "plain_step_us": statistics.median(plain) * 1e6, "cpu_ratio": whole}), flush=True)
+                      "plain_step_us": statistics.median(plain) * 1e6, "cpu_ratio": whole, "wall_ratios": wall}),
+          flush=True)
 
 
 if __name__ == "__main__":
