@@ -230,6 +230,7 @@ def _child(rounds: int, scale: float) -> dict[str, Any]:
     faults.strict = True  # a hook that fails would look cheap: make it fail the bench instead
     buffer = Buffer(capacity=1 << 22)
     integrations.install(Config({}), buffer)
+
     def clear() -> None:
         buffer.queue.clear()
         carried.clear()

@@ -69,10 +69,10 @@ def unpatch() -> None:
 
 # --- training thread ---------------------------------------------------------------------------------
 def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
-    """The event carries the loss of the backward before it (torch_loss), or None. It is flat, and names the optimizer by ``id()``: a tuple of numbers (learning rates are floats)
-    leaves the garbage collector's tracking at its first collection, where one holding the optimizer, or a
-    tuple of its own, is promoted to the old generation while it waits; a million steps of those brought on a
-    full collection (150 ms)."""
+    """The event carries the loss of the backward before it (torch_loss), or None. It is flat, and names the
+    optimizer by ``id()``: a tuple of numbers (learning rates are floats) leaves the garbage collector's
+    tracking at its first collection, where one holding the optimizer, or a tuple of its own, is promoted to
+    the old generation while it waits; a million steps of those brought on a full collection (150 ms)."""
     try:
         _emit_hot("step", id(opt), carried.pop() if carried else None, *map(_learning_rate, opt.param_groups))
     except Exception as exc:
