@@ -13,16 +13,28 @@ from typing import Callable
 
 
 from prov4ml_auto import faults
-from prov4ml_auto.events import Buffer
+from prov4ml_auto.events import Buffer, Event
 from prov4ml_auto.files import write_atomic
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import Recorder
 
 Handler = Callable[..., None]
 _TICK = 0.2  # seconds between drains in a slow loop; a fast one wakes the collector sooner (events.WAKE_AT)
+# A long batch is handled in turns of about half a millisecond, with a short sleep between them: the sleep
+# hands the GIL to the training thread. Without it, a training thread that gives the GIL up in every torch
+# call gets it back only when the interpreter's switch interval (5 ms) forces it, once per interval, while the
+# collector works through its batch. Measured in floods of 300,000 synthetic steps (4 interleaved runs each):
+# the 99.9th-percentile step 1.04-1.34 ms -> 0.60-0.65 ms, the longest 5.3-12.4 -> 4.0-4.8 ms, throughput
+# unchanged within the noise (372-434k against 381-411k steps a second of the collector's CPU); turns of 512
+# events gave 0.77-1.01 ms.
+_EVENTS_PER_TURN = 256
+_HAND_OVER_SECONDS = 0.0001
 
 handlers: dict[str, Handler] = {}
 periodic: list[Callable[[Recorder, float, bool], None]] = []  # (recorder, now, final): each tick and at the end
+# (recorder, events): each drained batch, before its handlers, which it may rewrite in place (torch_loss reads
+# a batch's GPU losses with one copy rather than one each)
+batch_tasks: list[Callable[[Recorder, list[Event]], None]] = []
 
 
 def register(table: dict[str, Handler]) -> None:
@@ -68,13 +80,21 @@ class Collector(threading.Thread):
         events = self.buffer.drain(final)
         self.events_seen += len(events)
         recorder = self.recorder
-        for event in events:  # one a training step: no call here but the handler itself
-            handler = handlers.get(event[1])
-            if handler is not None:
-                try:
-                    handler(recorder, event[0], *event[2:])
-                except Exception as exc:
-                    faults.caught(f"collector.{event[1]}", exc, reraise=False)
+        for batch_task in batch_tasks:
+            try:
+                batch_task(recorder, events)
+            except Exception as exc:
+                faults.caught(f"batch.{getattr(batch_task, '__qualname__', batch_task)}", exc, reraise=False)
+        for start in range(0, len(events), _EVENTS_PER_TURN):
+            if start:
+                time.sleep(_HAND_OVER_SECONDS)
+            for event in events[start:start + _EVENTS_PER_TURN]:  # one a step: no call but the handler itself
+                handler = handlers.get(event[1])
+                if handler is not None:
+                    try:
+                        handler(recorder, event[0], *event[2:])
+                    except Exception as exc:
+                        faults.caught(f"collector.{event[1]}", exc, reraise=False)
         now = time.time()
         for task in periodic:
             try:

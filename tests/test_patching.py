@@ -9,9 +9,14 @@ import random
 
 import torch
 
-from prov4ml_auto import integrations
+from prov4ml_auto import collector, integrations
+from prov4ml_auto.collector import Collector
 from prov4ml_auto.config import Config
+from prov4ml_auto.document import Document
 from prov4ml_auto.events import Buffer
+from prov4ml_auto.files import Hasher
+from prov4ml_auto.integrations import torch_loss
+from prov4ml_auto.recorder import Recorder
 
 
 def _snapshot() -> dict[str, object]:
@@ -26,7 +31,9 @@ def _snapshot() -> dict[str, object]:
         "DataLoader.__iter__": vars(dataloader.DataLoader)["__iter__"],
         "parse_known_args": vars(argparse.ArgumentParser)["parse_known_args"],
         "random.seed": random.seed, "manual_seed": torch.manual_seed,
-        "post hooks": len(optimizer._global_optimizer_post_hooks),
+        "GradScaler.scale": vars(torch.amp.GradScaler)["scale"],
+        "GradScaler.__init__": vars(torch.amp.GradScaler)["__init__"],
+        "post hooks": len(optimizer._global_optimizer_post_hooks), "batch tasks": len(collector.batch_tasks),
     }
 
 
@@ -40,8 +47,9 @@ def test_patch_then_unpatch_restores_originals():
             if target.__name__ in module.TARGETS:
                 integrations._patch(module, target, config, buffer)
     patched = _snapshot()
-    assert all(patched[name] is not before[name] for name in before if name != "post hooks")
-    assert patched["post hooks"] == before["post hooks"] + 1
+    counts = ("post hooks", "batch tasks")
+    assert all(patched[name] is not before[name] for name in before if name not in counts)
+    assert (patched["post hooks"], patched["batch tasks"]) == (before["post hooks"] + 1, before["batch tasks"] + 1)
 
     model = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -64,6 +72,61 @@ def test_patch_then_unpatch_restores_originals():
 
     integrations.unpatch_all()
     assert _snapshot() == before
+
+
+def test_a_scaler_subclass_with_its_own_scale_records_the_users_loss():
+    """FSDP's ShardedGradScaler scales in its own ``scale``: it is wrapped at its first instance, and undone."""
+    from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+    own_scale = vars(ShardedGradScaler)["scale"]
+    buffer = Buffer(1000)
+    integrations._patch(importlib.import_module("prov4ml_auto.integrations.torch_loss"), torch, Config({}), buffer)
+    try:
+        scaler = ShardedGradScaler(device="cpu")
+        model = torch.nn.Linear(2, 1)
+        losses = [model(torch.full((1, 2), float(number))).sum() for number in (1, 2)]
+        for loss in losses:
+            scaler.scale(loss).backward()
+        events = buffer.drain(final=True)  # the final drain takes the second loss, which no step took
+        assert [event[1:] for event in events] == [("loss", loss.item()) for loss in losses]
+    finally:
+        integrations.unpatch_all()
+    assert vars(ShardedGradScaler)["scale"] is own_scale
+
+
+def test_a_batchs_device_losses_are_read_at_once_into_their_events(monkeypatch):
+    """The collector's batched read, with the CPU standing in for a GPU: every loss an event carries (a step's,
+    one alone, a validation loss; any dtype or one-value shape) becomes its float, in place; the rest stays."""
+    monkeypatch.setattr(torch_loss, "_READ_LATER", ("cpu",))
+    monkeypatch.setattr(torch_loss, "_device_losses_seen", True)
+    monkeypatch.setattr(torch_loss, "_torch", torch)
+    monkeypatch.setattr(torch_loss, "_tensor_type", torch.Tensor)
+    other = torch.tensor(4.0)
+    events = [(1.0, "step", 7, torch.tensor(0.5), 0.1), (2.0, "loss", torch.tensor([1.5])),
+              (3.0, "eval_loss", torch.tensor(2.25, dtype=torch.float64)), (4.0, "step", 7, None, 0.1),
+              (5.0, "checkpoint", other), (6.0, "step", 7, torch.tensor(0.75, dtype=torch.bfloat16), 0.2)]
+    torch_loss._read_device_losses(_recorder(), events)
+    assert events == [(1.0, "step", 7, 0.5, 0.1), (2.0, "loss", 1.5), (3.0, "eval_loss", 2.25),
+                      (4.0, "step", 7, None, 0.1), (5.0, "checkpoint", other), (6.0, "step", 7, 0.75, 0.2)]
+    assert all(type(event[3]) is float for event in events if event[1] == "step" and event[3] is not None)
+
+
+def test_a_long_batch_is_handled_in_turns_that_hand_the_gil_over(monkeypatch, tmp_path):
+    """Between turns the collector sleeps (giving the training thread the GIL); every event is still handled,
+    in order."""
+    seen, sleeps = [], []
+    monkeypatch.setitem(collector.handlers, "tick", lambda recorder, time, number: seen.append(number))
+    monkeypatch.setattr(collector.time, "sleep", sleeps.append)
+    buffer = Buffer(10_000)
+    for number in range(2 * collector._EVENTS_PER_TURN + 1):
+        buffer.emit_hot("tick", number)
+    Collector(buffer, _recorder(tmp_path), None, str(tmp_path / "prov.json"), 1.0)._pump()
+    assert seen == list(range(2 * collector._EVENTS_PER_TURN + 1))
+    assert sleeps == [collector._HAND_OVER_SECONDS] * 2
+
+
+def _recorder(folder: object = ".") -> Recorder:
+    return Recorder(Document({}), str(folder), Hasher(0, 0))
 
 
 class _Pretrained:

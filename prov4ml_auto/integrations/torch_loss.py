@@ -2,17 +2,22 @@
 
 A training loss is the tensor ``backward()`` is called on with no gradient given: torch has then checked that it
 holds one value (a scalar, or a tensor of shape [1]). A CPU loss is read at once on the training thread
-(``item()``, 150 ns, nothing to wait for); any other loss is detached and read by the collector (reading a GPU
-value here would wait for the GPU). The loss waits in ``events.carried`` for the optimizer step that follows,
-whose event carries it (torch_optim): one event a step. A second backward before any step (gradient
-accumulation, hand-written updates) sends its loss as an event of its own, after the waiting one. The training
-thread never hands over the loss tensor itself: the collector holding it would keep the step's autograd graph
+(``item()``: about 1,600 instructions, nothing to wait for); any other loss is detached and read by the
+collector (reading a GPU value here would wait for the GPU), a drained batch's all at once. The loss waits in
+``events.carried`` for the optimizer step that follows, whose event carries it (torch_optim): one event a step.
+A second backward before any step (gradient accumulation, hand-written updates) sends its loss as an event of
+its own, after the waiting one. The training thread never hands over the loss tensor itself: the collector holding it would keep the step's autograd graph
 alive and free it on the other thread, which measurably slowed both threads. Only plain ``torch.Tensor``
 losses count: a tensor subclass may be a tracing stand-in (torch.compile's fake tensors) or a distributed
 tensor whose read would be a collective. ``Tensor.backward`` calls ``torch.autograd.backward`` through the
 module attribute, so wrapping that one function sees both spellings. torch.nn loss modules call the functions
 in ``torch.nn.functional`` the same way, so wrapping those sees ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``;
 a loss computed with grad disabled is a validation loss.
+
+Mixed precision: ``GradScaler.scale(loss).backward()`` runs backward on the loss times the scale (65536 at
+first, changing as the scaler adapts), a number nobody logs. The scaler's ``scale`` is wrapped to remember the
+scaled tensor it returned and the user's loss it came from, and backward on that tensor records the user's loss.
+A subclass with a ``scale`` of its own (FSDP's ShardedGradScaler) has it wrapped when its first instance is made.
 
 Inside a trainer's loop (``Recorder.trainer``) the trainer owns the losses: it logs them itself, averaged and
 scaled as it reports them, so the tensors seen here are not recorded.
@@ -23,9 +28,9 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto import faults
+from prov4ml_auto import collector, faults
 from prov4ml_auto.events import carried
-from prov4ml_auto.integrations._patching import Patches
+from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.loss"
@@ -43,25 +48,55 @@ _patches = Patches()
 _emit_hot: Any = None
 _grad_enabled: Any = None
 _tensor_type: Any = None
-_cuda: Any = None  # torch.cuda
+_torch: Any = None
+_scaled: list[Any] = []  # the last GradScaler.scale's (scaled, user's loss), until a backward takes it
 
 # Devices whose scalars the collector reads; others (meta, lazy/XLA, where a read runs the pending graph)
 # are not read.
 _READ_LATER = ("cuda", "xpu", "mps")
+_LOSS_AT = {"step": 3, "loss": 2, "eval_loss": 2}  # where each event kind carries a loss (torch_optim: "step")
+_device_losses_seen = False  # the collector's first device loss turns on the batched reads
 
 
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
-    global _emit_hot, _grad_enabled, _tensor_type, _cuda
-    _emit_hot, _grad_enabled, _tensor_type, _cuda = emit_hot, torch.is_grad_enabled, torch.Tensor, torch.cuda
+    global _emit_hot, _grad_enabled, _tensor_type, _torch
+    _emit_hot, _grad_enabled, _tensor_type, _torch = emit_hot, torch.is_grad_enabled, torch.Tensor, torch
     _patches.replace(torch.autograd, "backward", _backward)
     functional = torch.nn.functional
     for name in LOSS_FUNCTIONS:
         if hasattr(functional, name):
             _patches.replace(functional, name, _loss_function)
+    for scaler in _grad_scalers(torch):
+        _patches.replace(scaler, "scale", _scale)
+        _patches.wrap(scaler, "__init__", after(_wrap_own_scale))
+    collector.batch_tasks.append(_read_device_losses)
 
 
 def unpatch() -> None:
     _patches.undo()
+    _scaled.clear()
+    if _read_device_losses in collector.batch_tasks:
+        collector.batch_tasks.remove(_read_device_losses)
+
+
+def _grad_scalers(torch: ModuleType) -> list[type]:
+    """The GradScaler classes with a ``scale`` of their own: torch.amp's (torch 2.3+, torch.cuda.amp's is its
+    subclass) and, before 2.3, torch.cuda.amp's."""
+    found = []
+    for amp in (getattr(torch, "amp", None), getattr(torch.cuda, "amp", None)):
+        scaler = getattr(amp, "GradScaler", None)
+        if isinstance(scaler, type) and "scale" in vars(scaler):
+            found.append(scaler)
+    return found
+
+
+@guarded(NAME)
+def _wrap_own_scale(scaler: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    """A scaler's construction: the ``scale`` of its class and of the classes between it and GradScaler, if
+    they define one (already wrapped ones are left as they are)."""
+    for cls in type(scaler).__mro__:
+        if "scale" in vars(cls):
+            _patches.replace(cls, "scale", _scale)
 
 
 def _backward(original: Any) -> Any:
@@ -72,6 +107,10 @@ def _backward(original: Any) -> Any:
         try:
             # no gradient given: torch has just checked that the tensor holds one value (no call needed here)
             if type(tensors) is _tensor_type and (args[0] if args else kwargs.get("grad_tensors")) is None:
+                if _scaled:  # mixed precision: the user's loss, not the scaled one
+                    if tensors is _scaled[0]:
+                        tensors = _scaled[1]
+                    _scaled.clear()
                 loss = tensors.item() if tensors.is_cpu else tensors.detach()
                 if carried:  # no step took the previous backward's loss: this one follows it into the queue
                     _emit_hot("loss", loss)
@@ -82,6 +121,19 @@ def _backward(original: Any) -> Any:
         return result
 
     return backward
+
+
+def _scale(original: Any) -> Any:
+    """Once per mixed-precision step. The pair is held until the next backward (or scale), which the scaled
+    tensor's own graph outlives anyway."""
+
+    def scale(self: Any, outputs: Any, *args: Any, **kwargs: Any) -> Any:
+        scaled = original(self, outputs, *args, **kwargs)
+        if type(scaled) is _tensor_type and scaled is not outputs:
+            _scaled[:] = (scaled, outputs)
+        return scaled
+
+    return scale
 
 
 def _loss_function(original: Any) -> Any:
@@ -100,18 +152,46 @@ def _loss_function(original: Any) -> Any:
     return loss_function
 
 
+def _read_device_losses(recorder: Recorder, events: list[tuple]) -> None:
+    """Collector, each drained batch once a device loss has been seen: the batch's device losses, read with one
+    synchronisation and one copy per device and dtype and put back into their events as floats. Read one by
+    one, a GPU loop of millisecond steps would have this thread wait on the GPU, and take the GIL back from
+    the training thread, thousands of times a second."""
+    if not _device_losses_seen or recorder.trainer is not None:
+        return
+    groups: dict[tuple[Any, Any], list[tuple[int, int]]] = {}
+    for index, event in enumerate(events):
+        at = _LOSS_AT.get(event[1])
+        if at is not None and len(event) > at and type(event[at]) is _tensor_type:
+            loss = event[at]
+            if loss.device.type in _READ_LATER:
+                groups.setdefault((loss.device, loss.dtype), []).append((index, at))
+    for (device, _), places in groups.items():
+        _wait_for(device)
+        values = _torch.cat([events[index][at].reshape(1) for index, at in places]).tolist()
+        for (index, at), value in zip(places, values):
+            event = events[index]
+            events[index] = (*event[:at], value, *event[at + 1:])
+
+
 def _value(loss: Any) -> float | None:
-    """A detached device tensor, read here. On CUDA, the collector thread's current device becomes the
-    tensor's own (a device guard restoring the thread's default device 0 would otherwise create a CUDA
-    context on GPU 0 in a rank that uses another GPU), and the device is synchronised first: the read is
-    queued on this thread's default stream, which does not wait for a loss computed on one of the training's
-    side streams. Only this thread waits."""
+    """A detached device tensor, read here (the first; later ones come as floats, see _read_device_losses)."""
+    global _device_losses_seen
     if loss.device.type not in _READ_LATER:
         return None
-    if loss.device.type == "cuda":
-        _cuda.set_device(loss.device)
-        _cuda.synchronize(loss.device)
+    _device_losses_seen = True
+    _wait_for(loss.device)
     return float(loss.item())
+
+
+def _wait_for(device: Any) -> None:
+    """On CUDA, the collector thread's current device becomes the losses' own (a device guard restoring the
+    thread's default device 0 would otherwise create a CUDA context on GPU 0 in a rank that uses another GPU),
+    and the device is synchronised: the read is queued on this thread's default stream, which does not wait
+    for a loss computed on one of the training's side streams. Only this thread waits."""
+    if device.type == "cuda":
+        _torch.cuda.set_device(device)
+        _torch.cuda.synchronize(device)
 
 
 def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
