@@ -80,8 +80,8 @@ def wall_seconds(loop, steps: int, on: bool) -> float:
 
 
 def main() -> None:
-    rounds, steps, wall_rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    args = arguments(["--steps", str(steps)])
+    rounds, steps, wall_rounds, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    args = arguments(["--steps", str(steps), "--device", device])
     loop = build(args)
     train(*loop, steps=steps)  # warm-up: the first pass's one-off work (dataset facts, imports)
     thread, plain = [], []

@@ -16,15 +16,16 @@ from bench.common import (INPROCESS, LAUNCHER, PYTHON, WORKLOAD, Sample, agent_e
                           interleaved, ratios, run_child, scratch, summary)
 
 
-def tight_loop(smoke: bool) -> dict[str, Any]:
+def tight_loop(smoke: bool, device: str = "cpu") -> dict[str, Any]:
     pairs, steps, rounds, segment, wall_rounds = (1, 30, 2, 20, 2) if smoke else (12, 3000, 150, 100, 20)
-    command = [PYTHON, WORKLOAD, "--steps", str(steps)]
+    command = [PYTHON, WORKLOAD, "--steps", str(steps), "--device", device]
     with scratch("loop") as root:
         runs = interleaved(pairs, lambda: run_child(command, clean_env(), root),
                            lambda: run_child(command, agent_env(root), root))
-        in_process = run_child([PYTHON, INPROCESS, str(rounds), str(segment), str(wall_rounds)], agent_env(root),
-                               root).report
+        in_process = run_child([PYTHON, INPROCESS, str(rounds), str(segment), str(wall_rounds), device],
+                               agent_env(root), root).report
     return {
+        "device": device,
         "steps": steps,
         "step_ms_plain": min(a.report["loop_wall"] for a, _ in runs) / steps * 1e3,
         "cpu_ratio": ratios(runs, lambda sample: sample.report["loop_cpu"]),

@@ -3,6 +3,8 @@ write them as JSON.
 
   --smoke        every section tiny (seconds): proves the harness works; its figures mean nothing
   --only A,B     just these sections (hotpath, loop, job, startup, longrun, peer)
+  --device D     the tight loop's torch device (default cpu; the budget is the CPU's): ``--only loop
+                 --device cuda`` measures the same loop on a GPU
   --out PATH     where the JSON goes (default bench/results.json; a smoke run's goes to the temp folder)
 
 The budget is a floor, not a goal; a figure over it is printed as OVER, and the exit status stays 0 (the
@@ -26,13 +28,13 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable from
 from bench import hotpath, longrun, overhead, peer, startup  # noqa: E402
 from bench.common import BENCH  # noqa: E402
 
-SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
-    "hotpath": lambda smoke: {"per_event": hotpath.measure(smoke)},
-    "loop": lambda smoke: {"tight_loop": overhead.tight_loop(smoke)},
-    "job": lambda smoke: {"whole_job": overhead.whole_job(smoke)},
-    "startup": lambda smoke: {"startup": startup.measure(smoke)},
-    "longrun": longrun.measure,
-    "peer": lambda smoke: {"peer": peer.measure(smoke)},
+SECTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "hotpath": lambda options: {"per_event": hotpath.measure(options.smoke)},
+    "loop": lambda options: {"tight_loop": overhead.tight_loop(options.smoke, options.device)},
+    "job": lambda options: {"whole_job": overhead.whole_job(options.smoke)},
+    "startup": lambda options: {"startup": startup.measure(options.smoke)},
+    "longrun": lambda options: longrun.measure(options.smoke),
+    "peer": lambda options: {"peer": peer.measure(options.smoke)},
 }
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         started = time.perf_counter()
         sys.stderr.write(f"bench: {name}...\n")
-        results.update(SECTIONS[name](options.smoke))
+        results.update(SECTIONS[name](options))
         results["meta"]["seconds"][name] = round(time.perf_counter() - started, 1)
     results["budget"] = budget(results)
     out = options.out or (os.path.join(tempfile.gettempdir(), "prov4ml-bench-smoke.json") if options.smoke
@@ -64,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke", action="store_true", help="every section tiny; the figures mean nothing")
     parser.add_argument("--only", default="", help=f"comma list of sections: {', '.join(SECTIONS)}")
     parser.add_argument("--out", default="", help="JSON output path")
+    parser.add_argument("--device", default="cpu", help="the tight loop's torch device (cpu, cuda)")
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The bench's training job, written as users write one (no prov4ml-auto call): a CPU MLP on one thread.
+"""The bench's training job, written as users write one (no prov4ml-auto call): a CPU MLP on one thread
+(``--device cuda``: the same MLP and data on a GPU, the loop then bound by launching its kernels).
 
 A DataLoader over an in-memory dataset, MSE loss, backward, SGD with a scheduler; argparse and seeds as
 usual. ``--peer`` logs the loss every step with yProv4ML instead (that peer needs calls in the code).
@@ -30,6 +31,7 @@ def arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--save", default=None, help="write a checkpoint here at the end")
     parser.add_argument("--peer", default=None, help="log with yProv4ML into this folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
     return parser.parse_args(argv)
 
 
@@ -39,10 +41,10 @@ def build(args: argparse.Namespace):
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     rows = args.batches_per_epoch * args.batch_size
-    data = TensorDataset(torch.randn(rows, 32), torch.randn(rows, 1))
+    data = TensorDataset(torch.randn(rows, 32, device=args.device), torch.randn(rows, 1, device=args.device))
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True)
     model = nn.Sequential(nn.Linear(32, args.width), nn.ReLU(), nn.Linear(args.width, args.width), nn.ReLU(),
-                          nn.Linear(args.width, 1))
+                          nn.Linear(args.width, 1)).to(args.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.9)
     return loader, model, optimizer, scheduler, nn.MSELoss()
@@ -62,6 +64,8 @@ def train(loader, model, optimizer, scheduler, loss_fn, steps: int, log=None) ->
             if step == steps:
                 break
         scheduler.step()
+    if next(model.parameters()).is_cuda:  # the loop ends when the GPU has run the kernels it launched
+        torch.cuda.synchronize()
     return step
 
 
