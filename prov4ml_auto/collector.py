@@ -86,7 +86,7 @@ class Collector(threading.Thread):
             except Exception as exc:
                 faults.caught(f"batch.{getattr(batch_task, '__qualname__', batch_task)}", exc, reraise=False)
         for start in range(0, len(events), _EVENTS_PER_TURN):
-            if start:
+            if start and not final:  # at the end the training is over: nothing waits for the GIL
                 time.sleep(_HAND_OVER_SECONDS)
             for event in events[start:start + _EVENTS_PER_TURN]:  # one a step: no call but the handler itself
                 handler = handlers.get(event[1])

@@ -112,17 +112,22 @@ def test_a_batchs_device_losses_are_read_at_once_into_their_events(monkeypatch):
 
 
 def test_a_long_batch_is_handled_in_turns_that_hand_the_gil_over(monkeypatch, tmp_path):
-    """Between turns the collector sleeps (giving the training thread the GIL); every event is still handled,
-    in order."""
+    """Between turns the collector sleeps (giving the training thread the GIL), except in the final drain;
+    every event is still handled, in order."""
     seen, sleeps = [], []
     monkeypatch.setitem(collector.handlers, "tick", lambda recorder, time, number: seen.append(number))
     monkeypatch.setattr(collector.time, "sleep", sleeps.append)
     buffer = Buffer(10_000)
     for number in range(2 * collector._EVENTS_PER_TURN + 1):
         buffer.emit_hot("tick", number)
-    Collector(buffer, _recorder(tmp_path), None, str(tmp_path / "prov.json"), 1.0)._pump()
+    handler = Collector(buffer, _recorder(tmp_path), None, str(tmp_path / "prov.json"), 1.0)
+    handler._pump()
     assert seen == list(range(2 * collector._EVENTS_PER_TURN + 1))
     assert sleeps == [collector._HAND_OVER_SECONDS] * 2
+    for number in range(2 * collector._EVENTS_PER_TURN):
+        buffer.emit_hot("tick", number)
+    handler._pump(final=True)  # the final drain, after the training: nothing to hand over to
+    assert len(seen) == 4 * collector._EVENTS_PER_TURN + 1 and len(sleeps) == 2
 
 
 def _recorder(folder: object = ".") -> Recorder:
