@@ -199,3 +199,20 @@ def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
         epoch = document["activity"][f"run:epoch/{number}"]
         assert attr(epoch, "loss.count") == sum(1 for loss in expected if loss[0] == number)
     assert attr(document["activity"]["run:run"], "stepsTotal") == expected[-1][2]
+
+
+def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
+    """Every change of a numeric setting (here the learning rate and the momentum, both moved every step by
+    OneCycleLR) is a row at the first step that uses the new value, after the value at construction (step 0);
+    the last scheduler step's values are a row at the step that would have used them."""
+    run = run_script("schedules.py", root=str(tmp_path / "runs"))
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    for column, setting in enumerate(("lr", "momentum")):
+        values = [printed["constructed"][column]] + [used[column] for used in printed["used"]]
+        expected = [[0, values[0]]] + [[step, values[step]] for step in range(1, len(values))
+                                       if values[step] != values[step - 1]]
+        rows = read_series(run.folder, document, f"optimizer0.group0.{setting}")
+        assert [[int(row["step"]), float(row["value"])] for row in rows] == expected
+        assert len(expected) == 12  # OneCycleLR moved it for each of the 10 steps, and once more at the end
