@@ -18,6 +18,7 @@ for step in range(5):
     loss.backward()
     optimizer.step()
     writer.add_scalar("train/loss", loss.item(), step)
+    writer.add_scalar("train/loss_tensor", loss, step)  # the tensor itself, as scripts often pass it
     writer.add_scalars("lrs", {"group0": 0.1}, step)
 writer.close()
 path = os.path.join(out, "weights.safetensors")

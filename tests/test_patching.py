@@ -15,7 +15,7 @@ from prov4ml_auto.config import Config
 from prov4ml_auto.document import Document
 from prov4ml_auto.events import Buffer
 from prov4ml_auto.files import Hasher
-from prov4ml_auto.integrations import torch_loss
+from prov4ml_auto.integrations import _scalars, torch_loss
 from prov4ml_auto.recorder import Recorder
 
 
@@ -97,7 +97,7 @@ def test_a_scaler_subclass_with_its_own_scale_records_the_users_loss():
 def test_a_batchs_device_losses_are_read_at_once_into_their_events(monkeypatch):
     """The collector's batched read, with the CPU standing in for a GPU: every loss an event carries (a step's,
     one alone, a validation loss; any dtype or one-value shape) becomes its float, in place; the rest stays."""
-    monkeypatch.setattr(torch_loss, "_READ_LATER", ("cpu",))
+    monkeypatch.setattr(_scalars, "READ_LATER", ("cpu",))
     monkeypatch.setattr(torch_loss, "_device_losses_seen", True)
     monkeypatch.setattr(torch_loss, "_torch", torch)
     monkeypatch.setattr(torch_loss, "_tensor_type", torch.Tensor)

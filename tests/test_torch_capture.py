@@ -160,6 +160,8 @@ def test_tensorboard_scalars_and_safetensors(tmp_path):
     document = run.document()
     rows = read_series(run.folder, document, "tensorboard/train/loss")
     assert [int(r["step"]) for r in rows] == [0, 1, 2, 3, 4]
+    given_as_tensor = read_series(run.folder, document, "tensorboard/train/loss_tensor")
+    assert [(r["step"], r["value"]) for r in given_as_tensor] == [(r["step"], r["value"]) for r in rows]
     assert "run:series/tensorboard/lrs/group0" in document["entity"]
     assert attr(document["entity"]["run:param/tensorboard/lr"], "prov:value") == 0.1
     ident = "sha256:" + sha256(str(tmp_path / "weights.safetensors"))

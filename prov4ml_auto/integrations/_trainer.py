@@ -25,20 +25,18 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from prov4ml_auto.document import QName
-from prov4ml_auto.integrations import torch_data, torch_optim
+from prov4ml_auto.integrations import _scalars, torch_data, torch_optim
 from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.recorder import Recorder
 
 
 def scalar(value: Any) -> float | None:
-    """A logged value as a float, read on the collector: a number (numpy's too) or a one-element tensor;
-    None for anything else (a torchmetrics Metric, a string, a meta tensor)."""
+    """A logged value as a float, read on the collector: a number (numpy's too) or a one-element tensor (on a
+    GPU, read as ``_scalars`` reads it); None for anything else (a torchmetrics Metric, a string, a meta tensor)."""
     if isinstance(value, bool) or not hasattr(value, "__float__"):
         return None
-    if getattr(getattr(value, "device", None), "type", None) == "meta":
-        return None
     try:
-        return float(value.detach() if hasattr(value, "detach") else value)
+        return _scalars.value(value) if hasattr(value, "detach") else float(value)
     except (TypeError, ValueError, RuntimeError):
         return None
 

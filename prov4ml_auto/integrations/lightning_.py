@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from prov4ml_auto.document import QName
+from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, Wrapper, argument, guarded
 from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id, scalar
 from prov4ml_auto.recorder import Recorder
@@ -97,7 +98,7 @@ def _log(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) 
 def _logged(module: Any, args: tuple, kwargs: dict) -> None:
     trainer = module._trainer  # None: the log went nowhere (no Trainer attached)
     if trainer is not None:
-        _emit_hot("pl_log", argument(args, kwargs, 0, "name"), argument(args, kwargs, 1, "value"),
+        _emit_hot("pl_log", argument(args, kwargs, 0, "name"), _scalars.taken(argument(args, kwargs, 1, "value")),
                   _logger_step(trainer))
 
 

@@ -1,10 +1,15 @@
-"""TensorBoard: every scalar the script already writes through torch.utils.tensorboard's SummaryWriter."""
+"""TensorBoard: every scalar the script already writes through torch.utils.tensorboard's SummaryWriter.
+
+A scalar given as a tensor (often the loss itself, graph and all) travels as ``_scalars`` says: a CPU tensor's
+number (SummaryWriter has just read it too), or a GPU tensor detached, which the collector reads.
+"""
 
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Any
 
+from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.recorder import Recorder
 
@@ -32,8 +37,8 @@ def unpatch() -> None:
 
 @guarded(NAME)
 def _add_scalar(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
-    _emit_hot("tb_scalar", argument(args, kwargs, 0, "tag"), argument(args, kwargs, 1, "scalar_value"),
-              argument(args, kwargs, 2, "global_step"))
+    value = _scalars.taken(argument(args, kwargs, 1, "scalar_value"))
+    _emit_hot("tb_scalar", argument(args, kwargs, 0, "tag"), value, argument(args, kwargs, 2, "global_step"))
 
 
 @guarded(NAME)
@@ -41,7 +46,7 @@ def _add_scalars(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     main_tag = argument(args, kwargs, 0, "main_tag")
     step = argument(args, kwargs, 2, "global_step")
     for tag, value in dict(argument(args, kwargs, 1, "tag_scalar_dict")).items():
-        _emit_hot("tb_scalar", f"{main_tag}/{tag}", value, step)
+        _emit_hot("tb_scalar", f"{main_tag}/{tag}", _scalars.taken(value), step)
 
 
 @guarded(NAME)
@@ -50,7 +55,12 @@ def _add_hparams(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
 
 
 def _on_scalar(recorder: Recorder, time: float, tag: Any, value: Any, step: Any) -> None:
-    number = float(value.item() if hasattr(value, "item") else value)
+    if hasattr(value, "detach"):  # a GPU tensor
+        number = _scalars.value(value)
+        if number is None:
+            return
+    else:
+        number = float(value.item() if hasattr(value, "item") else value)  # numpy's scalars have item()
     recorder.metric(f"tensorboard/{tag}", number, time, step=int(step) if step is not None else None)
 
 

@@ -1,18 +1,16 @@
 """Losses: training loss through autograd's backward, validation loss through torch.nn's loss functions.
 
 A training loss is the tensor ``backward()`` is called on with no gradient given: torch has then checked that it
-holds one value (a scalar, or a tensor of shape [1]). A CPU loss is read at once on the training thread
-(``item()``: about 1,600 instructions, nothing to wait for); any other loss is detached and read by the
-collector (reading a GPU value here would wait for the GPU), a drained batch's all at once. The loss waits in
-``events.carried`` for the optimizer step that follows, whose event carries it (torch_optim): one event a step.
-A second backward before any step (gradient accumulation, hand-written updates) sends its loss as an event of
-its own, after the waiting one. The training thread never hands over the loss tensor itself: the collector holding it would keep the step's autograd graph
-alive and free it on the other thread, which measurably slowed both threads. Only plain ``torch.Tensor``
-losses count: a tensor subclass may be a tracing stand-in (torch.compile's fake tensors) or a distributed
-tensor whose read would be a collective. ``Tensor.backward`` calls ``torch.autograd.backward`` through the
-module attribute, so wrapping that one function sees both spellings. torch.nn loss modules call the functions
-in ``torch.nn.functional`` the same way, so wrapping those sees ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``;
-a loss computed with grad disabled is a validation loss.
+holds one value (a scalar, or a tensor of shape [1]). It is taken as ``_scalars`` says (a CPU loss read at
+once: ``item()``, about 1,600 instructions; any other detached), inline here, on the hottest path; the
+collector reads a drained batch's GPU losses all at once. The loss waits in ``events.carried`` for the
+optimizer step that follows, whose event carries it (torch_optim): one event a step. A second backward before
+any step (gradient accumulation, hand-written updates) sends its loss as an event of its own, after the waiting
+one. Only plain ``torch.Tensor`` losses count: a tensor subclass may be a tracing stand-in (torch.compile's
+fake tensors) or a distributed tensor whose read would be a collective. ``Tensor.backward`` calls
+``torch.autograd.backward`` through the module attribute, so wrapping that one function sees both spellings.
+torch.nn loss modules call the functions in ``torch.nn.functional`` the same way, so wrapping those sees
+``nn.MSELoss()(...)`` and ``F.mse_loss(...)``; a loss computed with grad disabled is a validation loss.
 
 Mixed precision: ``GradScaler.scale(loss).backward()`` runs backward on the loss times the scale (65536 at
 first, changing as the scaler adapts), a number nobody logs. The scaler's ``scale`` is wrapped to remember the
@@ -31,6 +29,7 @@ from typing import Any
 from prov4ml_auto import collector, faults
 from prov4ml_auto.events import carried
 from prov4ml_auto.integrations._patching import Patches, after, guarded
+from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.loss"
@@ -51,9 +50,6 @@ _tensor_type: Any = None
 _torch: Any = None
 _scaled: list[Any] = []  # the last GradScaler.scale's (scaled, user's loss), until a backward takes it
 
-# Devices whose scalars the collector reads; others (meta, lazy/XLA, where a read runs the pending graph)
-# are not read.
-_READ_LATER = ("cuda", "xpu", "mps")
 _LOSS_AT = {"step": 3, "loss": 2, "eval_loss": 2}  # where each event kind carries a loss (torch_optim: "step")
 _device_losses_seen = False  # the collector's first device loss turns on the batched reads
 
@@ -144,7 +140,7 @@ def _loss_function(original: Any) -> Any:
         if not _grad_enabled():
             try:
                 if type(result) is _tensor_type and result.dim() == 0:
-                    _emit_hot("eval_loss", result.item() if result.is_cpu else result.detach())
+                    _emit_hot("eval_loss", _scalars.taken(result))
             except Exception as exc:
                 faults.caught(NAME, exc)
         return result
@@ -164,34 +160,21 @@ def _read_device_losses(recorder: Recorder, events: list[tuple]) -> None:
         at = _LOSS_AT.get(event[1])
         if at is not None and len(event) > at and type(event[at]) is _tensor_type:
             loss = event[at]
-            if loss.device.type in _READ_LATER:
+            if loss.device.type in _scalars.READ_LATER:
                 groups.setdefault((loss.device, loss.dtype), []).append((index, at))
     for (device, _), places in groups.items():
-        _wait_for(device)
+        _scalars.wait_for(device)
         values = _torch.cat([events[index][at].reshape(1) for index, at in places]).tolist()
         for (index, at), value in zip(places, values):
             event = events[index]
             events[index] = (*event[:at], value, *event[at + 1:])
 
 
-def _value(loss: Any) -> float | None:
-    """A detached device tensor, read here (the first; later ones come as floats, see _read_device_losses)."""
+def _device_loss(loss: Any) -> float | None:
+    """The first device loss, read alone: it turns on the batched reads for the batches after it."""
     global _device_losses_seen
-    if loss.device.type not in _READ_LATER:
-        return None
     _device_losses_seen = True
-    _wait_for(loss.device)
-    return float(loss.item())
-
-
-def _wait_for(device: Any) -> None:
-    """On CUDA, the collector thread's current device becomes the losses' own (a device guard restoring the
-    thread's default device 0 would otherwise create a CUDA context on GPU 0 in a rank that uses another GPU),
-    and the device is synchronised: the read is queued on this thread's default stream, which does not wait
-    for a loss computed on one of the training's side streams. Only this thread waits."""
-    if device.type == "cuda":
-        _torch.cuda.set_device(device)
-        _torch.cuda.synchronize(device)
+    return _scalars.value(loss)
 
 
 def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
@@ -203,14 +186,14 @@ def record_loss(recorder: Recorder, time: float, loss: float | Any, step: int) -
     """Once per training step (torch_optim calls it with the step that took the loss): a CPU loss arrives as a
     float, recorded with no further call."""
     if recorder.trainer is None:
-        value = loss if type(loss) is float else _value(loss)
+        value = loss if type(loss) is float else _device_loss(loss)
         if value is not None:
             recorder.metric("loss", value, time, step=step)
 
 
 def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
     if recorder.trainer is None:
-        value = loss if type(loss) is float else _value(loss)
+        value = loss if type(loss) is float else _device_loss(loss)
         if value is not None:
             recorder.metric("eval_loss", value, time)
 
