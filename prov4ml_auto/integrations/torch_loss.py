@@ -28,8 +28,8 @@ from typing import Any
 
 from prov4ml_auto import collector, faults
 from prov4ml_auto.events import carried
-from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.integrations import _scalars
+from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.loss"
