@@ -4,7 +4,7 @@ The training thread never waits and never lets an event hold the tensor it was g
 tensor's number is read at once (``item()``, nothing to wait for), and any other tensor is detached (reading a
 GPU value there would wait for the GPU). An event holding a loss would keep the step's autograd graph alive
 while it waits and free it on the collector thread, which measurably slowed both threads. The collector reads
-the detached tensors (``value``), waiting for their device itself.
+the detached tensors (``read``; ``number`` for any logged value), waiting for their device itself.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def taken(value: Any) -> Any:
     return value.item() if value.is_cpu else value.detach()
 
 
-def value(tensor: Any) -> float | None:
+def read(tensor: Any) -> float | None:
     """Collector: a one-value tensor's number (a CPU tensor's directly); None on a device that is not read."""
     device = tensor.device
     if device.type == "cpu":
@@ -32,6 +32,17 @@ def value(tensor: Any) -> float | None:
         return None
     wait_for(device)
     return float(tensor.item())
+
+
+def number(value: Any) -> float | None:
+    """Collector: a logged value as a float: a number (numpy's too) or a one-element tensor; None for anything
+    else (a bool, a torchmetrics Metric, a string, a meta tensor)."""
+    if isinstance(value, bool) or not hasattr(value, "__float__"):
+        return None
+    try:
+        return read(value) if hasattr(value, "detach") else float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
 
 
 def wait_for(device: Any) -> None:

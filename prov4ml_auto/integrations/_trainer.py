@@ -30,17 +30,6 @@ from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.recorder import Recorder
 
 
-def scalar(value: Any) -> float | None:
-    """A logged value as a float, read on the collector: a number (numpy's too) or a one-element tensor (on a
-    GPU, read as ``_scalars`` reads it); None for anything else (a torchmetrics Metric, a string, a meta tensor)."""
-    if isinstance(value, bool) or not hasattr(value, "__float__"):
-        return None
-    try:
-        return _scalars.value(value) if hasattr(value, "detach") else float(value)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-
-
 class TrainerLoops:
     """Collector-side state of one trainer integration: its nested loops, its open phases, its latest
     Trainer entity. The claim is taken when the outermost loop begins and released when it ends."""
@@ -117,7 +106,7 @@ class TrainerLoops:
     def log(self, recorder: Recorder, values: Mapping[str, Any], time: float, step: int | None) -> None:
         """Every numeric value the trainer logged, as a series by its own name at the step it was logged at."""
         for name, value in values.items():
-            number = scalar(value)
+            number = _scalars.number(value)
             if number is not None:
                 recorder.metric(str(name), number, time, step=step)
 

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from prov4ml_auto.document import QName
 from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, Wrapper, argument, guarded
-from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id, scalar
+from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id
 from prov4ml_auto.recorder import Recorder
 
 NAME = "lightning"
@@ -277,7 +277,7 @@ def _on_best(recorder: Recorder, time: float, best: list[tuple[str, Any, Any]]) 
         ident = _checkpoints.get(path)
         if ident is None:
             continue
-        recorder.doc.entity(ident, {"best": True, "monitor": monitor, "bestScore": scalar(score)})
+        recorder.doc.entity(ident, {"best": True, "monitor": monitor, "bestScore": _scalars.number(score)})
         if _loops.trainer is not None:
             recorder.doc.entity(_loops.trainer, {"bestCheckpoint": QName(ident)})
 

@@ -55,12 +55,9 @@ def _add_hparams(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
 
 
 def _on_scalar(recorder: Recorder, time: float, tag: Any, value: Any, step: Any) -> None:
-    if hasattr(value, "detach"):  # a GPU tensor
-        number = _scalars.value(value)
-        if number is None:
-            return
-    else:
-        number = float(value.item() if hasattr(value, "item") else value)  # numpy's scalars have item()
+    number = _scalars.number(value)
+    if number is None:
+        return
     recorder.metric(f"tensorboard/{tag}", number, time, step=int(step) if step is not None else None)
 
 

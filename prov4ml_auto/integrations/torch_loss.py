@@ -174,7 +174,7 @@ def _device_loss(loss: Any) -> float | None:
     """The first device loss, read alone: it turns on the batched reads for the batches after it."""
     global _device_losses_seen
     _device_losses_seen = True
-    return _scalars.value(loss)
+    return _scalars.read(loss)
 
 
 def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
