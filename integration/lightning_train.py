@@ -84,12 +84,13 @@ def main():
     checkpoints = callbacks.ModelCheckpoint(dirpath=os.path.join(args.out, "checkpoints"), monitor="val_loss",
                                             save_top_k=-1, filename="{epoch}-{step}")
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, strategy=args.strategy,
-                         log_every_n_steps=1, logger=loggers.CSVLogger(args.out, name="csv", version=0),
+                         log_every_n_steps=1, logger=[loggers.CSVLogger(args.out, name="csv", version=0),
+                                                      loggers.TensorBoardLogger(args.out, name="tb", version=0)],
                          callbacks=[checkpoints], enable_progress_bar=False, enable_model_summary=False)
     model = Regressor(signals=args.signals)
     trainer.fit(model, train, val, ckpt_path=args.resume)
     if args.test:
-        trainer.test(model, val)
+        trainer.test(model, val, ckpt_path="best")
     print("best", checkpoints.best_model_path)
 
 

@@ -1,5 +1,6 @@
 """A scheduler stepped every batch, as most transformer-style loops do (no prov4ml-auto call): OneCycleLR over
-SGD with momentum, which moves both the learning rate and the momentum at every step.
+SGD with momentum, which moves both the learning rate and the momentum at every step. Then, on a second optimizer, the
+schedulers whose constructors are not LRScheduler's (ReduceLROnPlateau, SequentialLR), never stepped.
 
 The last stdout line is JSON: the optimizer's learning rate and momentum at its construction, then, for every
 step, the values that step used, and then those the last scheduler step left for a step that never came.
@@ -26,4 +27,10 @@ for epoch in range(2):
         used.append([group["lr"], group["momentum"]])
         optimizer.step()
         scheduler.step()
-print(json.dumps({"constructed": constructed, "used": used + [[group["lr"], group["momentum"]]]}))
+left = [group["lr"], group["momentum"]]
+# schedulers whose constructors never call LRScheduler's, on an optimizer of their own
+other = torch.optim.SGD(model.parameters(), lr=0.01)
+torch.optim.lr_scheduler.ReduceLROnPlateau(other, mode="min", factor=0.5, patience=2)
+torch.optim.lr_scheduler.SequentialLR(other, [torch.optim.lr_scheduler.ConstantLR(other, factor=0.5, total_iters=3),
+                                              torch.optim.lr_scheduler.ExponentialLR(other, gamma=0.9)], milestones=[3])
+print(json.dumps({"constructed": constructed, "used": used + [left]}))

@@ -177,13 +177,17 @@ class Document:
         return self._records.get(kind, {}).get(ident)
 
     def apply(self, kind: str, ident: str, record: dict) -> None:
-        """Merge an already-typed record (used when replaying a journal)."""
-        self._records.setdefault(kind, {}).setdefault(ident, {}).update(record)
+        """Merge an already-typed record (used when replaying a journal): later relations are numbered after
+        the blank ids replayed."""
+        self._merge(kind, ident, record)
         if ident.startswith("_:"):
             self._blank = max(self._blank, _blank_number(ident))
 
+    def _merge(self, kind: str, ident: str, record: dict) -> None:
+        self._records.setdefault(kind, {}).setdefault(ident, {}).update(record)
+
     def _put(self, kind: str, ident: str, record: dict) -> str:
-        self.apply(kind, ident, record)
+        self._merge(kind, ident, record)
         if self._listener is not None:
             self._listener(kind, ident, record)
         return ident

@@ -66,7 +66,8 @@ class FileDigest(NamedTuple):
     path: str
     size: int
     sha256: str | None
-    status: str  # "hashed", "too large", "over time budget", "changed while hashing", "unreadable: ..."
+    status: str  # "hashed", "too large", "over time budget", "changed while hashing", "unreadable: ...",
+    # "overwritten before it was hashed", "removed before it was hashed"
 
 
 class Hasher:
@@ -79,10 +80,13 @@ class Hasher:
 
     def file(self, path: str, expected: tuple[int, int] | None = None) -> FileDigest:
         """``expected`` is the (size, mtime_ns) seen when the file was written: if the file changed since,
-        hashing it now would name the wrong content."""
+        hashing it now would name the wrong content; if it is gone (a trainer keeping its last few
+        checkpoints), its size is still the one it was written with."""
         try:
             before = os.stat(path)
         except OSError as exc:
+            if expected is not None and isinstance(exc, FileNotFoundError):
+                return FileDigest(path, expected[0], None, "removed before it was hashed")
             return FileDigest(path, 0, None, f"unreadable: {exc.strerror}")
         if expected is not None and (before.st_size, before.st_mtime_ns) != tuple(expected):
             return FileDigest(path, before.st_size, None, "overwritten before it was hashed")

@@ -23,14 +23,15 @@ PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
 class Phase:
     """An epoch or an evaluation pass, open between its first batch request and its end."""
 
-    __slots__ = ("ident", "kind", "index", "start_step", "metrics", "closed")
+    __slots__ = ("ident", "kind", "index", "start_step", "metrics", "settings", "closed")
 
     def __init__(self, ident: str, kind: str, index: int, start_step: int) -> None:
         self.ident = ident
         self.kind = kind
         self.index = index
-        self.start_step = start_step
+        self.start_step = start_step  # the run's step when it began: its steps are the ones after
         self.metrics: dict[str, Aggregate] = {}
+        self.settings: dict[str, Aggregate] = {}  # the values its steps used (see Recorder.setting)
         self.closed = False
 
 
@@ -47,6 +48,7 @@ class Recorder:
         self.epoch: Phase | None = None  # the latest epoch, until the next begins (its tail: validation, saving)
         self.phase_counts: dict[str, int] = {}
         self.series: dict[str, Series] = {}
+        self._settings_in_effect: dict[str, tuple[int, float]] = {}  # setting -> (from step, value)
         self.counters: dict[str, int] = {}
         self._known_files: dict[tuple, str] = {}
         self._generated: set[str] = set()
@@ -125,6 +127,11 @@ class Recorder:
         summary: dict[str, Any] = {"steps": self.global_step - phase.start_step, **attributes}
         for name, aggregate in phase.metrics.items():
             summary.update(aggregate.attributes(name))
+        for name, (since, value) in self._settings_in_effect.items():
+            if since <= self.global_step and self.global_step > phase.start_step:
+                phase.settings.setdefault(name, Aggregate()).extend((value,))
+        for name, aggregate in phase.settings.items():
+            summary.update(aggregate.range_attributes(name))
         summary.update(self._watch(phase, time, ending=True))
         self.doc.activity(phase.ident, summary, end=time)
 
@@ -173,6 +180,20 @@ class Recorder:
         # float(): an int, a bool or numpy's float64 (whose repr is "np.float64(...)") is written as a float
         series.add(self.global_step if step is None else step, None if self.epoch is None else self.epoch.index,
                    time, float(value))
+
+    def setting(self, name: str, value: float, time: float, step: int) -> None:
+        """A setting (a learning rate) is ``value`` from ``step`` on: a row of its series, which holds its
+        changes only. A phase's summary of it covers the values its own steps used: the one being replaced
+        counts for the phases open now that had steps under it; at a phase's end, so does the one in effect,
+        unless it only starts after the phase's last step (a scheduler steps before the epoch's end is
+        known). Its first, last, lowest and highest value: a mean of change points would weigh nothing right."""
+        previous = self._settings_in_effect.get(name)
+        if previous is not None:
+            for phase in self.phases.values():
+                if step - 1 > phase.start_step:
+                    phase.settings.setdefault(name, Aggregate()).extend((previous[1],))
+        self._settings_in_effect[name] = (step, value)
+        self.metric(name, value, time, step=step, per_phase=False)
 
     def _summarise(self) -> None:
         """Bring every aggregate up to date. Called before the set of open phases changes and before rows

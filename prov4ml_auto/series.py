@@ -47,6 +47,10 @@ class Aggregate:
         self.finite += len(finite)
         self.total += sum(finite)
 
+    def range_attributes(self, prefix: str) -> dict[str, Any]:
+        return {f"{prefix}.first": self.first, f"{prefix}.last": self.last, f"{prefix}.min": self.low,
+                f"{prefix}.max": self.high}
+
     def attributes(self, prefix: str) -> dict[str, Any]:
         out: dict[str, Any] = {f"{prefix}.count": self.count, f"{prefix}.first": self.first,
                                f"{prefix}.last": self.last, f"{prefix}.min": self.low, f"{prefix}.max": self.high}
@@ -78,7 +82,10 @@ class Series:
         self._rows.append((step, epoch, time, value))
 
     def new_values(self) -> list[float]:
-        """The values added since the last call, now in the series' aggregate."""
+        """The values added since the last call, now in the series' aggregate. Called for every series at
+        each phase boundary, where most (the system samples' series) have nothing new."""
+        if self._summarised == len(self._rows):
+            return []
         values = [row[3] for row in self._rows[self._summarised:]]
         self._summarised = len(self._rows)
         non_finite = self.aggregate.non_finite

@@ -72,6 +72,18 @@ def test_hostile_code_causes_no_agent_error(hostile):
     assert attr(run, "agentErrors") == 0, attr(run, "agentErrorSummary")
 
 
+def test_tracebacks_through_hooked_calls_read_as_without_the_agent(tmp_path):
+    """Errors raised inside hooked calls (a function, a method, a loss, backward, a scheduler step, a
+    DataLoader's next), printed by the script and, for the last, by Python: no frame of the agent's."""
+    agent, plain = both("raising_calls.py", work=tmp_path)
+    assert agent.finish() == plain.finish() == 1
+    assert agent.stdout == plain.stdout and sum(line.startswith("Traceback") for line in agent.stdout) == 5
+    assert "prov4ml_auto" not in agent.stderr
+    assert [line for line in agent.stderr.splitlines() if not line.startswith("prov4ml:")] == \
+        plain.stderr.splitlines()
+    assert "self.cache[index]" in plain.stderr
+
+
 # --- fault injection ---------------------------------------------------------------------------------
 INJECTED = ("argparse", "seeds", "torch.optim", "torch.data", "torch.loss", "torch.checkpoint")
 TRAIN = ("train_plain.py", "--epochs", "1", "--workers", "0", "--save-weights", "weights.pt")

@@ -103,6 +103,9 @@ def test_every_logged_value_is_one_series_row_at_its_step(fitted):
     epochs = records_of_type(document, "activity", "prov4ml:Epoch").values()
     means = [attr(e, "train_loss.mean") for e in epochs]
     assert means == pytest.approx([value for _, value in lightning_rows(work, "train_loss_epoch")], rel=1e-6)
+    # the TensorBoard logger beside the CSV one wrote the same values through SummaryWriter: recorded once
+    assert (work / "lightning_out/tb/version_0").is_dir()
+    assert not [ident for ident in document["entity"] if "tensorboard" in ident]
 
 
 def test_checkpoints_by_content_generated_by_their_epoch(fitted):
@@ -115,6 +118,18 @@ def test_checkpoints_by_content_generated_by_their_epoch(fitted):
         assert generation["prov:activity"] == f"run:epoch/{epoch}"
         assert attr(checkpoints[ident], "best") is (True if str(path) == best else None)
     assert len(checkpoints) == 2  # Lightning's torch.save into a buffer is not a checkpoint of its own
+    # trainer.test(ckpt_path="best") loads it through an open file (fsspec's): a use of that file
+    (use,) = relations(document, "used", entity="sha256:" + sha256(Path(best)))
+    assert use["prov:activity"] == "run:run"
+
+
+def test_a_resumed_fit_used_the_checkpoint_it_resumed_from(fitted, tmp_path):
+    _, _, work = fitted
+    last = max((work / "lightning_out/checkpoints").iterdir())
+    content = "sha256:" + sha256(last)
+    run, _ = fit(tmp_path, "launcher", "--epochs", "3", "--resume", str(last))
+    (use,) = relations(run.document(), "used", entity=content)
+    assert use["prov:activity"] == "run:run" and attr(use, "step") == 0
 
 
 def test_the_agent_changes_no_logged_metric(fitted, tmp_path):

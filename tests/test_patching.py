@@ -8,14 +8,15 @@ import importlib
 import random
 
 import torch
+from torch.utils.data import DataLoader
 
 from prov4ml_auto import collector, integrations
 from prov4ml_auto.collector import Collector
 from prov4ml_auto.config import Config
-from prov4ml_auto.document import Document
+from prov4ml_auto.document import Document, format_time, typed
 from prov4ml_auto.events import Buffer
 from prov4ml_auto.files import Hasher
-from prov4ml_auto.integrations import _scalars, torch_loss
+from prov4ml_auto.integrations import _scalars, torch_data, torch_loss
 from prov4ml_auto.recorder import Recorder
 
 
@@ -128,6 +129,22 @@ def test_a_long_batch_is_handled_in_turns_that_hand_the_gil_over(monkeypatch, tm
         buffer.emit_hot("tick", number)
     handler._pump(final=True)  # the final drain, after the training: nothing to hand over to
     assert len(seen) == 4 * collector._EVENTS_PER_TURN + 1 and len(sleeps) == 2
+
+
+def test_a_pass_begun_under_an_abandoned_iterators_id_ends_that_pass(monkeypatch, tmp_path):
+    """An iterator left unfinished (zip, break) and freed: the next iterator made, over another loader, may get
+    its id(). The abandoned pass ends there, incomplete, and the new one is a pass of its own."""
+    monkeypatch.setattr(torch_data, "_open", {})
+    recorder = _recorder(tmp_path)
+    training, evaluation = DataLoader(range(8), batch_size=4), DataLoader(range(4), batch_size=4)
+    torch_data._on_pass_begin(recorder, 1.0, training, 12345, True)
+    torch_data._on_pass_begin(recorder, 2.0, evaluation, 12345, False)
+    torch_data._on_pass_end(recorder, 3.0, 12345, 1)
+    activities = recorder.doc.records("activity")
+    assert activities["run:epoch/0"]["prov4ml:complete"] == typed(False)
+    assert activities["run:epoch/0"]["prov:endTime"] == format_time(2.0)
+    assert activities["run:evaluation/0"]["prov4ml:complete"] == typed(True)
+    assert activities["run:evaluation/0"]["prov:endTime"] == format_time(3.0)
 
 
 def _recorder(folder: object = ".") -> Recorder:

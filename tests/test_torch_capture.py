@@ -53,6 +53,12 @@ def test_learning_rates_actually_used(first):
     work, run, document = first
     rows = read_series(run.folder, document, "optimizer0.group0.lr")
     assert [(int(r["step"]), float(r["value"])) for r in rows] == [(0, 0.05), (7, 0.025), (13, 0.0125)]
+    # the scheduler steps after each epoch's pass has ended: each epoch's steps used one value
+    activities = document["activity"]
+    for number, used in enumerate((0.05, 0.025)):
+        epoch = activities[f"run:epoch/{number}"]
+        assert [attr(epoch, f"optimizer0.group0.lr.{key}") for key in ("first", "last", "min", "max")] == [used] * 4
+    assert not any(key.startswith("prov4ml:optimizer0") for key in activities["run:evaluation/0"])
 
 
 def test_model_found_behind_parameter_groups(first):
@@ -203,6 +209,22 @@ def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
     assert attr(document["activity"]["run:run"], "stepsTotal") == expected[-1][2]
 
 
+def test_every_pass_ends_even_when_abandoned(tmp_path):
+    """zip() over two loaders drops the longer one's iterator unfinished; a break drops another: every pass is
+    an activity that ends, the unfinished ones incomplete."""
+    run = run_script("abandoned_passes.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.splitlines()[-1])
+    activities = run.document()["activity"]
+    epochs = [activities[f"run:epoch/{number}"] for number in range(printed["training_passes"])]
+    assert f"run:epoch/{printed['training_passes']}" not in activities
+    assert all("prov:endTime" in epoch for epoch in epochs)
+    # zip's two passes an epoch (the unlabelled one dropped unfinished), then the early stops
+    assert [attr(epoch, "complete") for epoch in epochs] == [True, False, True, False, False, False, False]
+    evaluations = [activities[f"run:evaluation/{number}"] for number in range(printed["evaluation_passes"])]
+    assert all("prov:endTime" in evaluation and attr(evaluation, "complete") for evaluation in evaluations)
+
+
 def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
     """Every change of a numeric setting (here the learning rate and the momentum, both moved every step by
     OneCycleLR) is a row at the first step that uses the new value, after the value at construction (step 0);
@@ -218,3 +240,19 @@ def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
         rows = read_series(run.folder, document, f"optimizer0.group0.{setting}")
         assert [[int(row["step"]), float(row["value"])] for row in rows] == expected
         assert len(expected) == 12  # OneCycleLR moved it for each of the 10 steps, and once more at the end
+        for number in range(2):  # each epoch summarises the values its own five steps used
+            epoch = document["activity"][f"run:epoch/{number}"]
+            used = [step[column] for step in printed["used"][5 * number:5 * number + 5]]
+            summary = [attr(epoch, f"optimizer0.group0.{setting}.{key}") for key in ("first", "last", "min", "max")]
+            assert summary == [used[0], used[-1], min(used), max(used)]
+    schedulers = {attr(record, "class"): (ident, record)
+                  for ident, record in records_of_type(document, "entity", "prov4ml:LRScheduler").items()}
+    assert sorted(schedulers) == ["ConstantLR", "ExponentialLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR"]
+    one_cycle = schedulers["OneCycleLR"][1]  # its constructor's arguments, defaults included
+    assert (attr(one_cycle, "max_lr"), attr(one_cycle, "total_steps"), attr(one_cycle, "pct_start")) == (0.1, 10, 0.3)
+    plateau = schedulers["ReduceLROnPlateau"][1]
+    assert (attr(plateau, "mode"), attr(plateau, "factor"), attr(plateau, "patience")) == ("min", 0.5, 2)
+    assert attr(plateau, "optimizer") == "run:optimizer/1"
+    sequence = schedulers["SequentialLR"][1]
+    assert attr(sequence, "milestones") == "3"
+    assert attr(sequence, "schedulers") == f"{schedulers['ConstantLR'][0]}, {schedulers['ExponentialLR'][0]}"

@@ -8,6 +8,11 @@ whose factory returns the replacement itself (one call frame fewer). ``functools
 name, docstring and ``__wrapped__`` (so ``inspect.signature`` still sees its parameters), and a function patched
 under one name still pickles by reference; ``__prepare_scriptable__`` hands TorchScript the original (a
 scripted module calling ``F.mse_loss`` would otherwise compile our wrapper, whose ``*args`` it cannot compile).
+
+An exception raised through a patched function leaves with the traceback it would have had without us: every
+replacement that calls an original catches what it raises, takes its own frames off (``hide_our_frames``) and
+re-raises with a bare ``raise``, which adds no entry for the frame it runs in. A user's traceback, on stderr or
+formatted by their code, then names their code and the library's, never ours.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from prov4ml_auto import faults
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple, dict], Any]
 _MARK = "__prov4ml_patch__"
+_PACKAGE = "prov4ml_auto."
+
+
+def hide_our_frames(exc: BaseException) -> None:
+    """Take the leading traceback entries of prov4ml_auto's frames off ``exc``, for a bare ``raise`` that
+    follows. An exception that our own code raised (strict mode) keeps them: nothing else would remain."""
+    entry = exc.__traceback__
+    while entry is not None and entry.tb_frame.f_globals.get("__name__", "").startswith(_PACKAGE):
+        entry = entry.tb_next
+    if entry is not None:
+        exc.__traceback__ = entry
 
 
 def guarded(name: str) -> Callable[[Callable[..., Any]], Callable[..., None]]:
@@ -56,19 +72,27 @@ def after(record: Callable[[Any, tuple, dict, Any], None]) -> Wrapper:
     return wrapper
 
 
-def outermost(record: Callable[[Any, tuple, dict, Any], None]) -> Wrapper:
-    """Like ``after``, but only for the outermost of nested calls: argparse's subparsers parse again, on
-    part of argv; from_pretrained loads a model's config through from_pretrained too."""
-    depth = 0
+class Nesting:
+    """The calls in progress of a group of wrapped functions that call each other: ``torch.manual_seed``
+    seeds CUDA through ``torch.cuda.manual_seed_all``, which is wrapped too."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+
+def outermost(record: Callable[[Any, tuple, dict, Any], None], nesting: Nesting | None = None) -> Wrapper:
+    """Like ``after``, but only for the outermost of nested calls (of this function, or of any function whose
+    wrapper shares ``nesting``): argparse's subparsers parse again, on part of argv; from_pretrained loads a
+    model's config through from_pretrained too."""
+    calls = nesting or Nesting()
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        nonlocal depth
-        depth += 1
+        calls.depth += 1
         try:
             result = wrapped(*args, **kwargs)
         finally:
-            depth -= 1
-        if depth == 0:
+            calls.depth -= 1
+        if calls.depth == 0:
             record(instance, args, kwargs, result)
         return result
 
@@ -116,7 +140,11 @@ def _function(original: Callable[..., Any], wrapper: Wrapper) -> Callable[..., A
     """A module's function (or a bound method it exports, like ``random.seed``): no instance."""
 
     def patched(*args: Any, **kwargs: Any) -> Any:
-        return wrapper(original, None, args, kwargs)
+        try:
+            return wrapper(original, None, args, kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
 
     return patched
 
@@ -127,7 +155,11 @@ def _classmethod(original: classmethod, wrapper: Wrapper) -> Callable[..., Any]:
     bind = original.__get__
 
     def patched(cls: type, *args: Any, **kwargs: Any) -> Any:
-        return wrapper(bind(None, cls), cls, args, kwargs)
+        try:
+            return wrapper(bind(None, cls), cls, args, kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
 
     return patched
 
@@ -140,6 +172,10 @@ def _method(original: Any, wrapper: Wrapper) -> Callable[..., Any]:
     bind = original.__get__
 
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return wrapper(bind(self), self, args, kwargs)
+        try:
+            return wrapper(bind(self), self, args, kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
 
     return patched

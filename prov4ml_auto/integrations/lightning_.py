@@ -132,6 +132,15 @@ def _saved(trainer: Any, filepath: Any) -> None:
         _emit("pl_save", path, (stat.st_size, stat.st_mtime_ns), trainer.global_step)
 
 
+def _file_as_read(path: Any) -> tuple[str | None, tuple[int, int] | None]:
+    """The checkpoint a fit resumes from, with its (size, mtime) now: the run overwrites ``last.ckpt`` later,
+    perhaps before the collector hashes it, which must then not name the new content."""
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        return None, None
+    stat = os.stat(path)
+    return os.path.abspath(path), (stat.st_size, stat.st_mtime_ns)
+
+
 def _callback_class(base: type, package: str) -> type:
     """A Callback subclass of the patched package; every hook appends one or a few events and no more."""
 
@@ -161,7 +170,7 @@ def _callback_class(base: type, package: str) -> type:
             schedulers = [{"scheduler": config.scheduler, "lightning.interval": config.interval,
                            "lightning.frequency": config.frequency, "lightning.monitor": config.monitor,
                            "lightning.name": config.name} for config in trainer.lr_scheduler_configs]
-            _emit("pl_fit", list(trainer.optimizers), schedulers, trainer.ckpt_path)
+            _emit("pl_fit", list(trainer.optimizers), schedulers, *_file_as_read(trainer.ckpt_path))
 
         @guarded(NAME)
         def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
@@ -238,14 +247,15 @@ def _on_loop(recorder: Recorder, time: float, begins: bool, step: int) -> None:
         _loops.end_loop(recorder, time, step)
 
 
-def _on_fit(recorder: Recorder, time: float, optimizers: list, schedulers: list[dict], ckpt_path: Any) -> None:
+def _on_fit(recorder: Recorder, time: float, optimizers: list, schedulers: list[dict], resumed_from: str | None,
+            stat_key: tuple[int, int] | None) -> None:
     _loops.link_optimizers(recorder, optimizers, [config["scheduler"] for config in schedulers])
     for config in schedulers:
         ident = entity_id(config.pop("scheduler"), "scheduler")
         if ident is not None:
             recorder.doc.entity(ident, config)
-    if isinstance(ckpt_path, (str, os.PathLike)) and os.path.isfile(ckpt_path):
-        recorder.file_read(os.path.abspath(ckpt_path), "prov4ml:Checkpoint", time, None)
+    if resumed_from is not None:
+        recorder.file_read(resumed_from, "prov4ml:Checkpoint", time, stat_key)
 
 
 def _on_phase(recorder: Recorder, time: float, kind: str, begins: bool, step: int, attributes: dict,

@@ -1,4 +1,7 @@
-"""Random seeds: random.seed, numpy.random.seed, torch.manual_seed and torch.cuda.manual_seed(_all)."""
+"""Random seeds: random.seed, numpy.random.seed, torch.manual_seed and torch.cuda.manual_seed(_all).
+
+Only the calls the script made: torch.manual_seed seeds CUDA by calling torch.cuda.manual_seed_all itself,
+which records nothing then (the wrappers share one ``Nesting``)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto.document import QName, local_name
-from prov4ml_auto.integrations._patching import Patches, after, guarded
+from prov4ml_auto.integrations._patching import Nesting, Patches, guarded, outermost
 from prov4ml_auto.recorder import Recorder
 
 NAME = "seeds"
@@ -15,6 +18,7 @@ SUPPORTED: dict = {}
 
 _patches = Patches()
 _emit: Any = None
+_seeding = Nesting()
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -39,7 +43,7 @@ def _recorder_for(function: str):
     def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
         value = args[0] if args else kwargs.get("seed", kwargs.get("a"))
         _emit("seed", function, value if isinstance(value, (int, float, str)) else repr(value))
-    return after(record)
+    return outermost(record, _seeding)
 
 
 def _on_seed(recorder: Recorder, time: float, function: str, value: Any) -> None:

@@ -2,6 +2,10 @@
 
 A scalar given as a tensor (often the loss itself, graph and all) travels as ``_scalars`` says: a CPU tensor's
 number (SummaryWriter has just read it too), or a GPU tensor detached, which the collector reads.
+
+Inside a trainer's loop (``Recorder.trainer``), the writer is the trainer's logger (Lightning's default one,
+Hugging Face's ``report_to="tensorboard"``) passing on values and arguments the trainer integration records
+already: they are left out rather than recorded twice.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.recorder import Recorder
+from prov4ml_auto.redact import redact_mapping
 
 NAME = "tensorboard"
 TARGETS = ("torch.utils.tensorboard",)
@@ -51,15 +56,19 @@ def _add_scalars(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
 
 @guarded(NAME)
 def _add_hparams(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
-    _emit("hyperparameters", "tensorboard", dict(argument(args, kwargs, 0, "hparam_dict")))
+    _emit("tb_hparams", dict(argument(args, kwargs, 0, "hparam_dict")))
 
 
 def _on_scalar(recorder: Recorder, time: float, tag: Any, value: Any, step: Any) -> None:
     number = _scalars.number(value)
-    if number is None:
+    if number is None or recorder.trainer is not None:
         return
     recorder.metric(f"tensorboard/{tag}", number, time, step=int(step) if step is not None else None)
 
 
+def _on_hparams(recorder: Recorder, time: float, values: dict) -> None:
+    if recorder.trainer is None:
+        recorder.hyperparameters("tensorboard", redact_mapping(values), time)
 
-HANDLERS = {"tb_scalar": _on_scalar}
+
+HANDLERS = {"tb_scalar": _on_scalar, "tb_hparams": _on_hparams}

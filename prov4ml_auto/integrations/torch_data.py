@@ -20,7 +20,7 @@ from typing import Any, Callable
 from prov4ml_auto import faults
 from prov4ml_auto.document import QName
 from prov4ml_auto.integrations._identity import IdentityMap
-from prov4ml_auto.integrations._patching import Patches, after, guarded
+from prov4ml_auto.integrations._patching import Patches, after, guarded, hide_our_frames
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.data"
@@ -60,11 +60,15 @@ def _iterator_next(original: Any) -> Any:
     def __next__(self: Any) -> Any:
         try:
             return original(self)
-        except StopIteration:
+        except StopIteration as stop:
             try:
                 _emit("pass_end", id(self), self._num_yielded)
             except Exception as exc:
                 faults.caught(NAME, exc)
+            hide_our_frames(stop)
+            raise
+        except BaseException as exc:
+            hide_our_frames(exc)
             raise
 
     return __next__
@@ -88,7 +92,10 @@ class _Pass:
 
 def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool) -> None:
     for key, previous in list(_open.items()):
-        if previous.loader_id == id(loader):  # a new pass over a loader abandons the unfinished one
+        # A new pass over a loader abandons its unfinished one. So does a new iterator with the id of an
+        # abandoned one that is gone (zip() over two loaders, left by a break: the shorter one's iterator
+        # never raised StopIteration).
+        if previous.loader_id == id(loader) or key == iterator_id:
             _end(recorder, key, time, None)
     loader_ident, dataset_ident = describe_loader(recorder, loader)
     if recorder.trainer is not None:
@@ -132,13 +139,14 @@ def describe_loader(recorder: Recorder, loader: Any) -> tuple[str, str]:
     if known is not None:
         return known
     dataset_ident = describe_dataset(recorder, loader.dataset)
-    sampler = getattr(loader, "sampler", None)
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    sampler = _order(loader)
     ident = recorder.used_entity(recorder.numbered("dataloader"), {
         "prov:type": QName("prov4ml:DataLoader"),
-        "batchSize": loader.batch_size,
-        "shuffle": type(sampler).__name__ == "RandomSampler",
+        "batchSize": loader.batch_size if loader.batch_size is not None else getattr(batch_sampler, "batch_size", None),
+        "shuffle": _shuffles(sampler),
         "sampler": type(sampler).__qualname__,
-        "batchSampler": type(getattr(loader, "batch_sampler", None)).__qualname__,
+        "batchSampler": type(batch_sampler).__qualname__,
         "numWorkers": loader.num_workers,
         "dropLast": loader.drop_last,
         "persistentWorkers": getattr(loader, "persistent_workers", None),
@@ -149,6 +157,27 @@ def describe_loader(recorder: Recorder, loader: Any) -> tuple[str, str]:
     recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": dataset_ident})
     _loaders[loader] = (ident, dataset_ident)
     return ident, dataset_ident
+
+
+def _order(loader: Any) -> Any:
+    """The sampler that orders the samples: the batch sampler's own where it has one. A loader given a
+    batch sampler (Hugging Face's, through accelerate) keeps a SequentialSampler it never uses."""
+    own = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
+    return own if own is not None else getattr(loader, "sampler", None)
+
+
+def _shuffles(sampler: Any) -> bool:
+    """DistributedSampler says so itself; torch's random samplers, and their subclasses, do."""
+    from torch.utils.data import (
+        RandomSampler,
+        SubsetRandomSampler,
+        WeightedRandomSampler,
+    )
+
+    flag = getattr(sampler, "shuffle", None)
+    if isinstance(flag, bool):
+        return flag
+    return isinstance(sampler, (RandomSampler, SubsetRandomSampler, WeightedRandomSampler))
 
 
 def describe_dataset(recorder: Recorder, dataset: Any) -> str:

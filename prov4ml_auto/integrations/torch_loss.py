@@ -29,7 +29,7 @@ from typing import Any
 from prov4ml_auto import collector, faults
 from prov4ml_auto.events import carried
 from prov4ml_auto.integrations import _scalars
-from prov4ml_auto.integrations._patching import Patches, after, guarded
+from prov4ml_auto.integrations._patching import Patches, after, guarded, hide_our_frames
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.loss"
@@ -99,7 +99,11 @@ def _backward(original: Any) -> Any:
     """Once per training step: the replacement calls ``original`` itself (no wrapper layer)."""
 
     def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(tensors, *args, **kwargs)
+        try:
+            result = original(tensors, *args, **kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
         try:
             # no gradient given: torch has just checked that the tensor holds one value (no call needed here)
             if type(tensors) is _tensor_type and (args[0] if args else kwargs.get("grad_tensors")) is None:
@@ -124,7 +128,11 @@ def _scale(original: Any) -> Any:
     tensor's own graph outlives anyway."""
 
     def scale(self: Any, outputs: Any, *args: Any, **kwargs: Any) -> Any:
-        scaled = original(self, outputs, *args, **kwargs)
+        try:
+            scaled = original(self, outputs, *args, **kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
         if type(scaled) is _tensor_type and scaled is not outputs:
             _scaled[:] = (scaled, outputs)
         return scaled
@@ -136,7 +144,11 @@ def _loss_function(original: Any) -> Any:
     """Once per training step too, where it costs only the grad mode check."""
 
     def loss_function(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
+        try:
+            result = original(*args, **kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
         if not _grad_enabled():
             try:
                 if type(result) is _tensor_type and result.dim() == 0:

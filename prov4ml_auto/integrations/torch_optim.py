@@ -18,6 +18,7 @@ no optimizer, scheduler or model again: they add to the entities recorded here (
 from __future__ import annotations
 
 import hashlib
+import inspect
 import operator
 import sys
 from types import ModuleType
@@ -28,7 +29,14 @@ from prov4ml_auto.document import QName
 from prov4ml_auto.events import carried
 from prov4ml_auto.integrations import torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
-from prov4ml_auto.integrations._patching import Patches, after, guarded
+from prov4ml_auto.integrations._patching import (
+    Nesting,
+    Patches,
+    after,
+    guarded,
+    hide_our_frames,
+    outermost,
+)
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.optim"
@@ -55,7 +63,9 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     _patches.wrap(optimizer.Optimizer, "__init__", _optimizer_init)
     _patches.wrap(optimizer.Optimizer, "load_state_dict", _settings_changed("state_loaded"))
     _patches.wrap(optimizer.Optimizer, "add_param_group", _settings_changed("group_added"))
-    _patches.wrap(lr_scheduler.LRScheduler, "__init__", after(_scheduler_init))
+    constructing = Nesting()
+    for scheduler in _scheduler_classes(lr_scheduler):
+        _patches.wrap(scheduler, "__init__", outermost(_scheduler_init(scheduler), constructing))
     _patches.replace(lr_scheduler.LRScheduler, "step", _scheduler_step)
     _hook_handles.append(optimizer.register_optimizer_step_post_hook(_after_step))
     collector.periodic.append(_report_steps)
@@ -141,11 +151,32 @@ def _settings_changed(reason: str):
     return after(record)
 
 
-@guarded(NAME)
-def _scheduler_init(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
-    settings = {key: value for key, value in vars(instance).items()
-                if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
-    _emit("scheduler", instance, type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
+def _scheduler_classes(lr_scheduler: ModuleType) -> list[type]:
+    """Every scheduler class of torch's with a constructor of its own: ReduceLROnPlateau, SequentialLR and
+    ChainedScheduler never call LRScheduler's, and the others' arguments (OneCycleLR's max_lr) are not all kept
+    as attributes. A user's scheduler is described by the outermost of these its constructor calls."""
+    bases = tuple(cls for cls in (getattr(lr_scheduler, "LRScheduler", None),
+                                  getattr(lr_scheduler, "ReduceLROnPlateau", None)) if isinstance(cls, type))
+    return [cls for cls in vars(lr_scheduler).values()
+            if isinstance(cls, type) and issubclass(cls, bases) and "__init__" in vars(cls)]
+
+
+def _scheduler_init(cls: type) -> Any:
+    """The record of a scheduler's construction through ``cls.__init__``: its public settings (attributes of
+    numbers, text and sequences), then the arguments that constructor was given, defaults included."""
+    signature = inspect.signature(vars(cls)["__init__"])
+
+    @guarded(NAME)
+    def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        settings = {key: value for key, value in vars(instance).items()
+                    if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
+        bound = signature.bind(instance, *args, **kwargs)
+        bound.apply_defaults()
+        settings.update((key, value) for key, value in list(bound.arguments.items())[1:]
+                        if isinstance(value, _SCALARS + (tuple, list)))
+        _emit("scheduler", instance, type(instance).__qualname__, getattr(instance, "optimizer", None), settings)
+
+    return record
 
 
 def _scheduler_step(original: Any) -> Any:
@@ -154,7 +185,11 @@ def _scheduler_step(original: Any) -> Any:
     and all, through a wrapper, cost about 20 µs a step in a loop whose scheduler steps every batch."""
 
     def step(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
         try:
             optimizer = getattr(self, "optimizer", None)
             keys = _numeric_keys.get(optimizer)
@@ -230,7 +265,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     recorder.used_entity(ident, attributes, time)
     for number, group in enumerate(settings):
         if isinstance(_plain(group.get("lr")), float):
-            recorder.metric(_series_name(state, number, "lr"), float(_plain(group["lr"])), time, step=0)
+            recorder.setting(_series_name(state, number, "lr"), float(_plain(group["lr"])), time, step=0)
 
 
 def _owning_modules(candidates: list, param_ids: set[int]) -> list:
@@ -297,8 +332,8 @@ def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: s
         return
     name = _series_name(state, group, key)
     if name not in recorder.series:
-        recorder.metric(name, float(previous), time, step=0)
-    recorder.metric(name, float(value), time, step=step)
+        recorder.setting(name, float(previous), time, step=0)
+    recorder.setting(name, float(value), time, step=step)
 
 
 def _on_scheduled(recorder: Recorder, time: float, key: int, keys: tuple[str, ...], *values: Any) -> None:
@@ -335,17 +370,18 @@ def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt
     }, time)
 
 
-def _series_name(state: _OptimizerState, group: int, key: str) -> str:
-    return f"optimizer{state.number}.group{group}.{key}"
-
-
 def _plain(value: Any) -> Any:
-    """Tensors (tensor learning rates) become floats; sequences a compact text."""
+    """Tensors (tensor learning rates) become floats; sequences a compact text, naming the schedulers in one
+    (SequentialLR's) by their entities."""
     if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
         return float(value.item())
     if isinstance(value, (tuple, list)):
-        return ", ".join(str(item) for item in value)
+        return ", ".join(_schedulers.get(item) or str(item) for item in value)
     return value
+
+
+def _series_name(state: _OptimizerState, group: int, key: str) -> str:
+    return f"optimizer{state.number}.group{group}.{key}"
 
 
 def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
