@@ -60,7 +60,7 @@ def data(seed):
     x = torch.rand(96, 8, generator=generator) * 2 - 1
     y = x @ torch.linspace(-1, 1, 8).unsqueeze(1)
     train = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16, shuffle=True, generator=generator)
-    val = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+    val = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=12)  # batches of 12, 12 and 8
     return train, val
 
 
