@@ -4,7 +4,9 @@ Separate processes on a shared machine differ by several percent from each other
 neighbours), which drowns a 1-3% effect even as a median of a dozen pairs. Here one process, started with the
 agent on, trains bench/workload.py's model in short segments with the integrations patched and unpatched in
 turn (order alternating), so both variants share the interpreter, the heap and the machine's state: per
-round, the training thread's CPU time on over off.
+round, the training thread's CPU time on over off; and the same for the loop as most scripts write it, reading
+``loss.item()`` each step (the agent's own read of the loss then finds it in the caches: most of what the
+hooks cost in a loop that never reads its loss is that first touch).
 
 The collector's share is measured apart, in one continuous stretch with the hooks on (segments would charge
 it a wake-up and a re-patching each): its thread's CPU clock from the stretch's start until it has drained
@@ -37,11 +39,16 @@ def set_hooks(on: bool) -> None:
                 module.patch(sys.modules[target], current.buffer.emit, current.buffer.emit_hot)
 
 
-def thread_seconds(loop, steps: int, on: bool) -> float:
+def thread_seconds(loop, steps: int, on: bool, log=None) -> float:
     set_hooks(on)
     before = time.thread_time()
-    train(*loop, steps=steps)
+    train(*loop, steps=steps, log=log)
     return time.thread_time() - before
+
+
+def logging_loss(loss, step: int) -> None:
+    """What most loops do each step (``running_loss += loss.item()``, a progress bar's postfix)."""
+    loss.item()
 
 
 def collector_seconds(loop, steps: int) -> float:
@@ -84,11 +91,14 @@ def main() -> None:
     args = arguments(["--steps", str(steps), "--device", device])
     loop = build(args)
     train(*loop, steps=steps)  # warm-up: the first pass's one-off work (dataset facts, imports)
-    thread, plain = [], []
+    thread, plain, logging = [], [], []
     for number in range(rounds):
-        seconds = {on: thread_seconds(loop, steps, on) for on in ((False, True) if number % 2 == 0 else (True, False))}
+        order = (False, True) if number % 2 == 0 else (True, False)
+        seconds = {on: thread_seconds(loop, steps, on) for on in order}
         thread.append(seconds[True] / seconds[False])
         plain.append(seconds[False] / steps)
+        seconds = {on: thread_seconds(loop, steps, on, logging_loss) for on in order}
+        logging.append(seconds[True] / seconds[False])
     continuous = steps * 30
     collector_per_step = collector_seconds(loop, continuous) / continuous
     whole = statistics.median(thread) + collector_per_step / statistics.median(plain)
@@ -96,7 +106,8 @@ def main() -> None:
     for number in range(wall_rounds):
         seconds = {on: wall_seconds(loop, continuous, on) for on in ((False, True) if number % 2 else (True, False))}
         wall.append(seconds[True] / seconds[False])
-    print(json.dumps({"thread_ratios": thread, "collector_us_per_step": collector_per_step * 1e6,
+    print(json.dumps({"thread_ratios": thread, "logging_loop_thread_ratios": logging,
+                      "collector_us_per_step": collector_per_step * 1e6,
                       "plain_step_us": statistics.median(plain) * 1e6, "cpu_ratio": whole, "wall_ratios": wall}),
           flush=True)
 

@@ -35,6 +35,7 @@ def tight_loop(smoke: bool, device: str = "cpu") -> dict[str, Any]:
         "other_threads_us_per_step": differences(runs, lambda sample: _other_threads(sample) / steps * 1e6),
         "in_process_cpu_ratio": in_process["cpu_ratio"],
         "in_process_training_thread_ratio": summary(in_process["thread_ratios"]),
+        "in_process_training_thread_ratio_loop_reading_its_loss": summary(in_process["logging_loop_thread_ratios"]),
         "in_process_collector_us_per_step": in_process["collector_us_per_step"],
         "in_process_plain_step_us": in_process["plain_step_us"],
         # what the user waits for: 3000-step stretches' wall time, on over off, the collector's work included

@@ -91,6 +91,7 @@ def main():
     else:
         trainer.train()
         trainer.save_model(os.path.join(args.out, "final"))
+        trainer.predict(data["validation"])  # logs nothing: not an epoch, no eval_loss row
     if args.log_history:
         with open(args.log_history, "w") as handle:
             json.dump(trainer.state.log_history, handle, indent=1)

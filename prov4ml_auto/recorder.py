@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 from prov4ml_auto import faults
 from prov4ml_auto.document import QName, Document, local_name
 from prov4ml_auto.files import FileDigest, Hasher
-from prov4ml_auto.series import Aggregate, Series
+from prov4ml_auto.series import Aggregate, Row, Series
 
 RUN = "run:run"
 ENVIRONMENT = "run:environment"
@@ -170,16 +170,26 @@ class Recorder:
 
     # --- metrics -----------------------------------------------------------------------------------
     def metric(self, name: str, value: float, time: float, step: int | None = None, per_phase: bool = True) -> None:
-        """A value at a step: a row in the series' side file, and later in the aggregates of the phases open
-        now (``per_phase=False`` where a phase watcher summarises the series itself, as system metrics do).
-        Called for every training step's loss: it only appends the row (see ``_summarise``)."""
+        """A value at a step (the run's, unless given): a row in the series' side file, and later in the
+        aggregates of the phases open now (``per_phase=False`` where a phase watcher summarises the series
+        itself, as system metrics do)."""
+        # float(): an int, a bool or numpy's float64 (whose repr is "np.float64(...)") is written as a float
+        self.metric_rows(name, [(self.global_step if step is None else step, self.epoch_index, time, float(value))],
+                         per_phase)
+
+    def metric_rows(self, name: str, rows: list[Row], per_phase: bool = True) -> None:
+        """Rows as the side file holds them, (step, epoch, time, float value): a run of training steps' losses
+        at once. It only appends them (the aggregates catch up in ``_summarise``)."""
         series = self.series.get(name)
         if series is None:
             path = os.path.join(self.series_dir, local_name(name) + ".csv")
             series = self.series[name] = Series(path, per_phase)
-        # float(): an int, a bool or numpy's float64 (whose repr is "np.float64(...)") is written as a float
-        series.add(self.global_step if step is None else step, None if self.epoch is None else self.epoch.index,
-                   time, float(value))
+        series.extend(rows)
+
+    @property
+    def epoch_index(self) -> int | None:
+        """The latest epoch's, which a row added now belongs to (None before the first)."""
+        return None if self.epoch is None else self.epoch.index
 
     def setting(self, name: str, value: float, time: float, step: int) -> None:
         """A setting (a learning rate) is ``value`` from ``step`` on: a row of its series, which holds its
@@ -239,10 +249,15 @@ class Recorder:
     def file_entity(self, path: str, kind: str, attributes: Mapping[str, Any] | None = None,
                     stat_key: tuple | None = None) -> str:
         """A file by content: ``sha256:<hex>`` in a namespace shared by every run, so the checkpoint one
-        run writes and the next run loads carry the same id (lineage with no registry)."""
+        run writes and the next run loads carry the same id (lineage with no registry). The same bytes under
+        another name (``last.ckpt`` beside the best checkpoint, a copy loaded later) keep the first path
+        recorded; a load names its own path on its ``used`` relation."""
         digest = self.hasher.folder(path) if os.path.isdir(path) else self.hasher.file(path, stat_key)
         ident = self._file_id(digest)
-        self.doc.entity(ident, {"prov:type": QName(kind), **_digest_attributes(digest), **(attributes or {})})
+        described = _digest_attributes(digest)
+        if self.doc.has("entity", ident):
+            del described["path"]
+        self.doc.entity(ident, {"prov:type": QName(kind), **described, **(attributes or {})})
         return ident
 
     def files_entity(self, paths: list[str], kind: str, attributes: Mapping[str, Any]) -> str:
@@ -288,7 +303,8 @@ class Recorder:
             return
         ident = self.file_entity(path, kind, None, stat_key)
         self._known_files[cache_key] = ident
-        self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, {"step": self.global_step}, time=time)
+        self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, {"step": self.global_step, "path": path},
+                          time=time)
 
 
 def _digest_attributes(digest: FileDigest) -> dict[str, Any]:

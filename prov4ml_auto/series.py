@@ -17,6 +17,9 @@ from prov4ml_auto.files import file_sha256, make_folder, open_for_writing
 _ROWS_PER_CALL = 2048
 
 
+Row = tuple[int, int | None, float, float]  # step, epoch, time, value
+
+
 class Aggregate:
     """count, first, last, min, max and mean of the finite values; non-finite ones are counted apart."""
 
@@ -72,14 +75,14 @@ class Series:
         self.path = path
         self.per_phase = per_phase  # whether the recorder's phases summarise this series too
         self.aggregate = Aggregate()
-        self._rows: list[tuple[int, int | None, float, float]] = []  # not yet written
+        self._rows: list[Row] = []  # not yet written
         self._summarised = 0  # how many of ``_rows`` the aggregate has seen
         self._non_finite_rows = False  # some of ``_rows`` hold NaN or an infinity
         self._handle: Any = None
         self.failed = False  # the file could not be written (full disk): stop trying, keep the aggregates
 
-    def add(self, step: int, epoch: int | None, time: float, value: float) -> None:
-        self._rows.append((step, epoch, time, value))
+    def extend(self, rows: list[Row]) -> None:
+        self._rows.extend(rows)
 
     def new_values(self) -> list[float]:
         """The values added since the last call, now in the series' aggregate. Called for every series at

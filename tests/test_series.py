@@ -19,9 +19,9 @@ def test_rows_round_trip_with_non_finite_values_missing_epochs_and_huge_steps(tm
     series = Series(str(tmp_path / "loss.csv"))
     values = [0.1 + 0.2, 1e-7, 1e20, -3.0, math.nan, math.inf, -math.inf]
     for step, value in enumerate(values):
-        series.add(step, None if step % 2 else step // 2, 1795790907.0905237 + step, value)
+        series.extend([(step, None if step % 2 else step // 2, 1795790907.0905237 + step, value)])
     series.flush()
-    series.add(2**100, 4, 1.5, 2.5)
+    series.extend([(2**100, 4, 1.5, 2.5)])
     digest = series.close()
     rows = _rows(str(tmp_path / "loss.csv"))
     assert [row["value"] for row in rows[4:7]] == ["NaN", "INF", "-INF"]

@@ -71,7 +71,8 @@ def test_epochs_evaluations_and_steps_are_the_trainers_once(trained):
     assert [attr(e, "trainerEpoch") for e in epochs.values()] == [0, 1]
     assert all(attr(e, "trainer") == "transformers" and attr(e, "complete") for e in epochs.values())
     assert [attr(e, "steps") for e in epochs.values()] == [6, 6]
-    assert len(evaluations) == 2 and all(attr(e, "trainer") == "transformers" for e in evaluations.values())
+    assert [attr(e, "stage") for e in evaluations.values()] == ["evaluate", "evaluate", "predict"]
+    assert all(attr(e, "trainer") == "transformers" for e in evaluations.values())
     assert attr(document["activity"]["run:run"], "stepsTotal") == 12
     (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
     assert attr(optimizer, "steps") == 12 and attr(optimizer, "class") == "AdamW"

@@ -4,7 +4,9 @@ Each integration module defines:
   NAME        the name used by PROV4ML_DISABLE and in error counts
   TARGETS     the modules whose import triggers ``patch`` (once per target)
   SUPPORTED   {target: (lowest version, first unsupported version)}; targets not listed are not checked
-  HANDLERS    {event kind: fn(recorder, time, *payload)} run on the collector thread
+  HANDLERS    {event kind: fn(recorder, time, *payload)} run on the collector thread; or, for a kind sent
+              once per training step, fn(recorder, events): a run of consecutive events of that kind, in one
+              call (``collector.RunHandler``; mark it with ``collector.takes_runs``)
   patch(target_module, emit, emit_hot) / unpatch()
 """
 

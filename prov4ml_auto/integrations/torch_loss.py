@@ -191,16 +191,17 @@ def _device_loss(loss: Any) -> float | None:
 
 def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
     """A loss no step has taken yet: it feeds the run's next step."""
-    record_loss(recorder, time, loss, recorder.global_step + 1)
+    record_losses(recorder, [(recorder.global_step + 1, time, loss)])
 
 
-def record_loss(recorder: Recorder, time: float, loss: float | Any, step: int) -> None:
-    """Once per training step (torch_optim calls it with the step that took the loss): a CPU loss arrives as a
-    float, recorded with no further call."""
-    if recorder.trainer is None:
-        value = loss if type(loss) is float else _device_loss(loss)
-        if value is not None:
-            recorder.metric("loss", value, time, step=step)
+def record_losses(recorder: Recorder, losses: list[tuple[int, float, float | Any]]) -> None:
+    """Training losses as (step fed, time, loss), a run of steps' at once (torch_optim's run of step events):
+    a CPU loss arrives as a float, recorded with no further call."""
+    if recorder.trainer is not None:
+        return
+    epoch = recorder.epoch_index
+    rows = [(step, epoch, time, loss if type(loss) is float else _device_loss(loss)) for step, time, loss in losses]
+    recorder.metric_rows("loss", [row for row in rows if row[3] is not None])
 
 
 def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:

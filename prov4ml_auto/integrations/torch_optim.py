@@ -301,17 +301,30 @@ def model_facts(module: Any) -> dict[str, Any]:
             "fingerprint": fingerprint.hexdigest()}
 
 
-def _on_step(recorder: Recorder, time: float, key: int, loss: Any, *lrs: Any) -> None:
-    state = _by_id.get(key)
-    if state is not None:
-        state.steps += 1
-        if recorder.trainer is None:
-            recorder.global_step = max(recorder.global_step, state.offset + state.steps)
-    if loss is not None:  # the loss is numbered with the step it fed (an unknown optimizer's: the next)
-        torch_loss.record_loss(recorder, time, loss, recorder.global_step + (state is None))
-    if state is None or lrs == state.last_lrs:
-        return
-    # a tensor learning rate can change in place, staying the same object: compare floats only
+@collector.takes_runs
+def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
+    """Consecutive step events (time, "step", optimizer id, loss or None, *learning rates), in one call: the
+    collector's whole cost of a training step is this loop's body. Each loss is numbered with the step it fed
+    (an unknown optimizer's: the next); the run's step is the furthest any optimizer has gone."""
+    own_loop = recorder.trainer is None
+    losses = []
+    for event in steps:
+        state = _by_id.get(event[2])
+        if state is not None:
+            state.steps += 1
+            if own_loop and state.offset + state.steps > recorder.global_step:
+                recorder.global_step = state.offset + state.steps
+            if event[4:] != state.last_lrs:
+                _learning_rates_seen(recorder, state, event[0], event[4:])
+        if event[3] is not None:
+            losses.append((recorder.global_step + (state is None), event[0], event[3]))
+    if losses:
+        torch_loss.record_losses(recorder, losses)
+
+
+def _learning_rates_seen(recorder: Recorder, state: _OptimizerState, time: float, lrs: tuple) -> None:
+    """The rates a step used differ from the previous step's (most steps change nothing). A tensor learning
+    rate can change in place, staying the same object: only floats are remembered for the comparison."""
     state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else ()
     for number, lr in enumerate(lrs):
         _setting_seen(recorder, state, number, "lr", lr, time, state.steps)
@@ -404,5 +417,5 @@ HANDLERS = {
     "optimizer_settings": _on_settings,
     "scheduled": _on_scheduled,
     "scheduler": _on_scheduler,
-    "step": _on_step,
+    "step": _on_steps,
 }
