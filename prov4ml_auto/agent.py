@@ -200,8 +200,10 @@ class Agent:
 
     # --- exit paths --------------------------------------------------------------------------------
     def _exit(self, status: Any = None) -> None:
-        """sys.exit, recording the status it was given (argparse and most scripts exit this way)."""
-        self.outcome.setdefault("exit", _exit_code(status))
+        """sys.exit, recording the status it was given (argparse and most scripts exit this way) and when: a
+        SystemExit that is caught, with training going on after it (a notebook running ``parse_args`` on
+        the kernel's argv, a script falling back to defaults), ended nothing (see ``_on_run_end``)."""
+        self.outcome.update(exit=_exit_code(status), exitCalled=time.time())
         self._original_exit(status)
 
     def _excepthook(self, kind: type, value: BaseException, tb: Any) -> None:
@@ -318,6 +320,9 @@ def _link_parent(recorder: Recorder, t: float, parent: "_Parent") -> None:
 
 
 def _on_run_end(recorder: Recorder, t: float, outcome: dict[str, Any], dropped: int) -> None:
+    exit_called = outcome.pop("exitCalled", None)
+    if exit_called is not None and recorder.last_step_time > exit_called:  # caught: the training went on
+        outcome.update(exit=0, status="finished")
     recorder.end_all_phases(t)
     try:  # now, not when the document is written: a series that cannot be written is counted in it
         recorder.flush_series()

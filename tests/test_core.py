@@ -151,6 +151,14 @@ def test_sys_exit_code_is_recorded(tmp_path):
     assert attr(activity, "exit") == 3 and attr(activity, "status") == "failed"
 
 
+def test_a_caught_sys_exit_that_training_went_on_after_ends_nothing(tmp_path):
+    run = run_script("exits.py", "caught", root=str(tmp_path / "runs"))
+    assert run.returncode == 0 and run.stdout == "trained on\n" and "unrecognized arguments: -f" in run.stderr
+    activity = run.document()["activity"]["run:run"]
+    assert attr(activity, "exit") == 0 and attr(activity, "status") == "finished"
+    assert attr(activity, "stepsTotal") == 3 and "prov4ml:exitCalled" not in activity
+
+
 def test_sigterm_ends_by_sigterm_with_a_document(tmp_path):
     env = agent_env(str(tmp_path / "runs"))
     process = subprocess.Popen([os.path.join(BIN, "prov4ml-run"), PYTHON, os.path.join(INTEGRATION, "long_loop.py")],

@@ -318,6 +318,7 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
                 _learning_rates_seen(recorder, state, event[0], event[4:])
         if event[3] is not None:
             losses.append((recorder.global_step + (state is None), event[0], event[3]))
+    recorder.last_step_time = steps[-1][0]
     if losses:
         torch_loss.record_losses(recorder, losses)
 
