@@ -56,6 +56,7 @@ def main():
     parser.add_argument("--init-from", default=None)
     parser.add_argument("--reference", default=None)
     parser.add_argument("--evaluate-only", action="store_true")
+    parser.add_argument("--resume", default=None, help="a checkpoint folder to resume training from")
     parser.add_argument("--log-history", default=None)
     parser.add_argument("--hub-token", default="hf_secret_token_value")
     args = parser.parse_args()
@@ -89,7 +90,7 @@ def main():
     if args.evaluate_only:
         print("eval", trainer.evaluate())
     else:
-        trainer.train()
+        trainer.train(resume_from_checkpoint=args.resume)
         trainer.save_model(os.path.join(args.out, "final"))
         trainer.predict(data["validation"])  # logs nothing: not an epoch, no eval_loss row
     if args.log_history:

@@ -130,6 +130,22 @@ def test_checkpoint_folders_file_by_file_generated_by_their_epoch(trained):
     assert final in document["entity"]
 
 
+def test_a_resumed_training_used_the_checkpoint_folder_it_resumed_from(trained, tmp_path):
+    """The folder as a used collection named on the Trainer entity, its files by content: the same entities
+    the first run generated."""
+    _, first, work = trained
+    folder = work / "hf_out/checkpoints/checkpoint-6"
+    run, _ = train(tmp_path, "launcher", "--resume", str(folder))
+    document = run.document()
+    (trainer,) = records_of_type(document, "entity", "prov4ml:Trainer").values()
+    resumed = document["entity"][attr(trainer, "resumedFrom")]
+    assert attr(resumed, "path") == str(folder) and attr(resumed, "prov:type") == "prov4ml:Checkpoint"
+    assert relations(document, "used", activity="run:run", entity=attr(trainer, "resumedFrom"))
+    members = {r["prov:entity"] for r in relations(document, "hadMember", collection=attr(trainer, "resumedFrom"))}
+    assert members == {"sha256:" + sha256(path) for path in folder.iterdir()}
+    assert members <= set(first["entity"])  # the files the first run wrote
+
+
 def test_the_agent_changes_no_logged_metric_nor_weight(trained, plain):
     run, document, work = trained
 

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from prov4ml_auto.document import QName
 from prov4ml_auto.importhooks import when_imported
 from prov4ml_auto.integrations import torch_data, torch_optim
-from prov4ml_auto.integrations._patching import Patches, Wrapper, after, guarded, outermost
+from prov4ml_auto.integrations._patching import Patches, Wrapper, after, argument, guarded, outermost
 from prov4ml_auto.integrations._trainer import TrainerLoops
 from prov4ml_auto.recorder import RUN, Recorder
 from prov4ml_auto.redact import redact_mapping
@@ -107,8 +107,23 @@ def _test_loader(trainer: Any, args: tuple, kwargs: dict, loader: Any) -> None:
     _emit("hf_evaluated", loader)
 
 
+@guarded(NAME)
+def _resumed(trainer: Any, args: tuple, kwargs: dict) -> None:
+    """``train(resume_from_checkpoint=...)``: a folder, or True for the output folder's latest checkpoint (as
+    the Trainer finds it). Its files as they are now: the resumed run may rotate them out later."""
+    folder = argument(args, kwargs, 0, "resume_from_checkpoint")
+    if folder is True:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        folder = get_last_checkpoint(trainer.args.output_dir)
+    if isinstance(folder, (str, os.PathLike)) and os.path.isdir(folder):
+        _emit("hf_resume", os.path.abspath(folder), _listing(os.fspath(folder)))
+
+
 def _loop(kind: str) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if kind == "train":
+            _resumed(instance, args, kwargs)
         _loop_event(kind, True, instance)
         try:
             return wrapped(*args, **kwargs)
@@ -304,17 +319,31 @@ def _on_pretrained(recorder: Recorder, time: float, cls: str, source: str, revis
         recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": model, "prov:usedEntity": ident})
 
 
+def _on_resume(recorder: Recorder, time: float, folder: str, files: list) -> None:
+    """The checkpoint folder a training resumed from, named on the Trainer entity."""
+    ident = _used_folder(recorder, "checkpoint", {"prov:type": QName("prov4ml:Checkpoint"), "path": folder,
+                                                  "trainer": NAME}, files, "prov4ml:CheckpointFile", time)
+    if _loops.trainer is not None:
+        recorder.doc.entity(_loops.trainer, {"resumedFrom": QName(ident)})
+
+
 def _folder(recorder: Recorder, cls: str, source: str, time: float) -> str:
-    """A local folder: an entity used by the run, with each file in it, by hash, as a used member."""
     folder = os.path.abspath(source)
     known = _pretrained.get((folder,))
-    if known is not None:
-        return known
-    files = _listing(folder)
-    ident = _pretrained[(folder,)] = recorder.used_entity(recorder.numbered("pretrained"), {
-        "prov:type": QName("prov4ml:Pretrained"), "class": cls, "path": folder, "files": len(files)}, time)
+    if known is None:
+        known = _pretrained[(folder,)] = _used_folder(recorder, "pretrained", {
+            "prov:type": QName("prov4ml:Pretrained"), "class": cls, "path": folder}, _listing(folder),
+            "prov4ml:PretrainedFile", time)
+    return known
+
+
+def _used_folder(recorder: Recorder, kind: str, attributes: dict[str, Any], files: list, member_kind: str,
+                 time: float) -> str:
+    """A local folder the run read: an entity used by the run, with each file in it, by hash, as a used
+    member (the same content a run that wrote the folder recorded: the lineage runs through the files)."""
+    ident = recorder.used_entity(recorder.numbered(kind), {**attributes, "files": len(files)}, time)
     for path, stat_key in files:
-        member = recorder.file_entity(path, "prov4ml:PretrainedFile", None, stat_key)
+        member = recorder.file_entity(path, member_kind, None, stat_key)
         recorder.doc.relation("used", {"prov:activity": RUN, "prov:entity": member}, time=time)
         recorder.doc.relation("hadMember", {"prov:collection": ident, "prov:entity": member})
     return ident
@@ -346,6 +375,7 @@ def _cached_commit(repo: str, revision: str | None, cache_dir: str | None) -> st
 HANDLERS = {
     "hf_trainer": _on_trainer,
     "hf_loop": _on_loop,
+    "hf_resume": _on_resume,
     "hf_optimizers": _on_optimizers,
     "hf_epoch": _on_epoch,
     "hf_evaluated": _on_evaluated,
