@@ -12,7 +12,8 @@ scripted module calling ``F.mse_loss`` would otherwise compile our wrapper, whos
 An exception raised through a patched function leaves with the traceback it would have had without us: every
 replacement that calls an original catches what it raises, takes its own frames off (``hide_our_frames``) and
 re-raises with a bare ``raise``, which adds no entry for the frame it runs in. A user's traceback, on stderr or
-formatted by their code, then names their code and the library's, never ours.
+formatted by their code, then names their code and the library's, never ours. (Python 3.10's bare ``raise``
+restores the traceback as it was caught: there the frames stay, as they would with any wrapper.)
 """
 
 from __future__ import annotations
