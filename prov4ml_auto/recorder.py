@@ -304,8 +304,8 @@ class Recorder:
             return
         ident = self.file_entity(path, kind, None, stat_key)
         self._known_files[cache_key] = ident
-        self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, {"step": self.global_step, "path": path},
-                          time=time)
+        where = {"step": self.global_step, "path": path}
+        self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, where, time=time)
 
 
 def _digest_attributes(digest: FileDigest) -> dict[str, Any]:

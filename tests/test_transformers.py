@@ -78,7 +78,8 @@ def test_epochs_evaluations_and_steps_are_the_trainers_once(trained):
     assert attr(optimizer, "steps") == 12 and attr(optimizer, "class") == "AdamW"
     for phase in list(epochs) + list(evaluations):  # each phase used the DataLoader the Trainer iterated
         used = {r["prov:entity"] for r in relations(document, "used", activity=phase)}
-        (loader,) = [document["entity"][u] for u in used if attr(document["entity"][u], "prov:type") == "prov4ml:DataLoader"]
+        (loader,) = [entity for entity in map(document["entity"].get, used)
+                     if attr(entity, "prov:type") == "prov4ml:DataLoader"]
         # the Trainer's loaders order their samples through their batch sampler's own sampler
         assert attr(loader, "batchSize") == 8 and attr(loader, "shuffle") is (phase in epochs)
 

@@ -168,11 +168,7 @@ def _order(loader: Any) -> Any:
 
 def _shuffles(sampler: Any) -> bool:
     """DistributedSampler says so itself; torch's random samplers, and their subclasses, do."""
-    from torch.utils.data import (
-        RandomSampler,
-        SubsetRandomSampler,
-        WeightedRandomSampler,
-    )
+    from torch.utils.data import RandomSampler, SubsetRandomSampler, WeightedRandomSampler
 
     flag = getattr(sampler, "shuffle", None)
     if isinstance(flag, bool):

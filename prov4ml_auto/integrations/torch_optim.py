@@ -29,14 +29,7 @@ from prov4ml_auto.document import QName
 from prov4ml_auto.events import carried
 from prov4ml_auto.integrations import torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
-from prov4ml_auto.integrations._patching import (
-    Nesting,
-    Patches,
-    after,
-    guarded,
-    hide_our_frames,
-    outermost,
-)
+from prov4ml_auto.integrations._patching import Nesting, Patches, after, guarded, hide_our_frames, outermost
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.optim"
@@ -164,13 +157,12 @@ def _scheduler_classes(lr_scheduler: ModuleType) -> list[type]:
 def _scheduler_init(cls: type) -> Any:
     """The record of a scheduler's construction through ``cls.__init__``: its public settings (attributes of
     numbers, text and sequences), then the arguments that constructor was given, defaults included."""
-    signature = inspect.signature(vars(cls)["__init__"])
 
     @guarded(NAME)
     def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
         settings = {key: value for key, value in vars(instance).items()
                     if not key.startswith("_") and isinstance(value, _SCALARS + (tuple, list))}
-        bound = signature.bind(instance, *args, **kwargs)
+        bound = inspect.signature(vars(cls)["__init__"]).bind(instance, *args, **kwargs)
         bound.apply_defaults()
         settings.update((key, value) for key, value in list(bound.arguments.items())[1:]
                         if isinstance(value, _SCALARS + (tuple, list)))

@@ -2,9 +2,10 @@
 
 Training thread: ``Trainer.__init__`` is wrapped to add a TrainerCallback and hand over the arguments, model and
 datasets; ``train``, ``evaluate`` and ``predict`` are wrapped to mark the trainer's loop (no callback fires
-before an evaluation begins, nor after a loop that failed), ``get_test_dataloader`` to name predict's loader; the callback appends one tuple per epoch boundary,
-log call and checkpoint folder, nothing per batch. ``from_pretrained`` of models and tokenizers hands over what
-it loaded (only the outermost call: a model loads its config through from_pretrained too).
+before an evaluation begins, nor after a loop that failed), ``get_test_dataloader`` to name predict's loader; the
+callback appends one tuple per epoch boundary, log call and checkpoint folder, nothing per batch.
+``from_pretrained`` of models and tokenizers hands over what it loaded (only the outermost call: a model loads
+its config through from_pretrained too).
 
 Collector, one fact one record (the ownership table is in ``_trainer``): during ``train``, ``evaluate`` and
 ``predict`` this layer records the epochs (Epoch activities, one per Trainer epoch), the evaluations (one
