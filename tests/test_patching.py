@@ -7,8 +7,9 @@ import gc
 import importlib
 import random
 
+import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from prov4ml_auto import collector, integrations
 from prov4ml_auto.collector import Collector
@@ -145,6 +146,20 @@ def test_a_pass_begun_under_an_abandoned_iterators_id_ends_that_pass(monkeypatch
     assert activities["run:epoch/0"]["prov:endTime"] == format_time(2.0)
     assert activities["run:evaluation/0"]["prov4ml:complete"] == typed(True)
     assert activities["run:evaluation/0"]["prov:endTime"] == format_time(3.0)
+
+
+def test_a_loader_is_described_by_the_sampler_that_orders_its_samples(tmp_path):
+    """A resumed Hugging Face epoch iterates a loader whose batch sampler is accelerate's SkipBatchSampler
+    around the real one: the loader's own sampler is a SequentialSampler it never uses."""
+    accelerate_data = pytest.importorskip("accelerate.data_loader")
+    data = list(range(12))
+    batches = BatchSampler(RandomSampler(data), batch_size=4, drop_last=False)
+    loader = DataLoader(data, batch_sampler=accelerate_data.SkipBatchSampler(batches, skip_batches=1))
+    recorder = _recorder(tmp_path)
+    ident, _ = torch_data.describe_loader(recorder, loader)
+    entity = recorder.doc.get("entity", ident)
+    assert (entity["prov4ml:sampler"], entity["prov4ml:batchSampler"]) == ("RandomSampler", "SkipBatchSampler")
+    assert (entity["prov4ml:shuffle"], entity["prov4ml:batchSize"]) == (typed(True), typed(4))
 
 
 def _recorder(folder: object = ".") -> Recorder:

@@ -140,10 +140,12 @@ def describe_loader(recorder: Recorder, loader: Any) -> tuple[str, str]:
         return known
     dataset_ident = describe_dataset(recorder, loader.dataset)
     batch_sampler = getattr(loader, "batch_sampler", None)
-    sampler = _order(loader)
+    batches = _innermost_batch_sampler(batch_sampler)
+    own = getattr(batches, "sampler", None)
+    sampler = own if own is not None else getattr(loader, "sampler", None)
     ident = recorder.used_entity(recorder.numbered("dataloader"), {
         "prov:type": QName("prov4ml:DataLoader"),
-        "batchSize": loader.batch_size if loader.batch_size is not None else getattr(batch_sampler, "batch_size", None),
+        "batchSize": loader.batch_size if loader.batch_size is not None else getattr(batches, "batch_size", None),
         "shuffle": _shuffles(sampler),
         "sampler": type(sampler).__qualname__,
         "batchSampler": type(batch_sampler).__qualname__,
@@ -159,11 +161,16 @@ def describe_loader(recorder: Recorder, loader: Any) -> tuple[str, str]:
     return ident, dataset_ident
 
 
-def _order(loader: Any) -> Any:
-    """The sampler that orders the samples: the batch sampler's own where it has one. A loader given a
-    batch sampler (Hugging Face's, through accelerate) keeps a SequentialSampler it never uses."""
-    own = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
-    return own if own is not None else getattr(loader, "sampler", None)
+def _innermost_batch_sampler(batch_sampler: Any) -> Any:
+    """The batch sampler under wrappers that hold one (accelerate's SkipBatchSampler, when a resumed epoch
+    skips its first batches): its sampler orders the samples. A loader given a batch sampler (Hugging Face's,
+    through accelerate) keeps a SequentialSampler of its own that it never uses."""
+    for _ in range(8):  # a bound, not a depth anyone nests
+        inner = getattr(batch_sampler, "batch_sampler", None)
+        if inner is None or inner is batch_sampler:
+            break
+        batch_sampler = inner
+    return batch_sampler
 
 
 def _shuffles(sampler: Any) -> bool:

@@ -118,7 +118,8 @@ def _resumed(trainer: Any, args: tuple, kwargs: dict) -> None:
 
         folder = get_last_checkpoint(trainer.args.output_dir)
     if isinstance(folder, (str, os.PathLike)) and os.path.isdir(folder):
-        _emit("hf_resume", os.path.abspath(folder), _listing(os.fspath(folder)))
+        folder = os.path.abspath(folder)
+        _emit("hf_resume", folder, _listing(folder))
 
 
 def _loop(kind: str) -> Wrapper:
