@@ -39,8 +39,22 @@ def parse_positive_int(text: str) -> int:
     return value
 
 
+# What PROV4ML_DISABLE may name (tests/test_core.py checks it against the integration modules' NAMEs).
+INTEGRATIONS = ("argparse", "seeds", "torch.optim", "torch.data", "torch.loss", "torch.checkpoint", "tensorboard",
+                "transformers", "lightning", "system")
+
+
 def parse_names(text: str) -> frozenset[str]:
     return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
+def parse_integrations(text: str) -> frozenset[str]:
+    """Integration names or ``*``; a misspelt one is an error, not a silent no-op."""
+    names = parse_names(text)
+    unknown = sorted(names - set(INTEGRATIONS) - {"*"})
+    if unknown:
+        raise ValueError(f"unknown integration {', '.join(unknown)}; known: {', '.join(INTEGRATIONS)}")
+    return names
 
 
 def parse_text(text: str) -> str:
@@ -74,7 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dir", parse_text, "prov4ml_runs", "Output root; each run gets a folder below it.", "DIR"),
     Setting("run_name", parse_text, "", "Run name (default: the script's name); the run folder starts with it.", "NAME"),
     Setting("run_id", parse_text, "", "Run id shared by every process of one job (default: generated and exported).", "ID"),
-    Setting("disable", parse_names, frozenset(), "Comma list of integrations to leave off, or * for all.", "LIST"),
+    Setting("disable", parse_integrations, frozenset(), "Comma list of integrations to leave off, or * for all.", "LIST"),
     Setting("quiet", parse_bool, False, "No stderr lines from the agent."),
     Setting("strict", parse_bool, False, "Re-raise the agent's own errors (for tests)."),
     Setting("journal_interval", parse_non_negative, 1.0, "Seconds between journal flushes (what a SIGKILL can lose).", "S"),
@@ -123,9 +137,11 @@ def show_value(value: Any) -> str:
 
 
 def warn(message: str) -> None:
-    """One line on stderr; never raises (stderr may be closed)."""
+    """One line on the process's stderr, not on whatever the script made ``sys.stderr`` (its own log file
+    must stay as it would be); never raises (stderr may be closed)."""
+    stream = sys.__stderr__ or sys.stderr
     try:
-        sys.stderr.write(message.rstrip("\n") + "\n")
-        sys.stderr.flush()
+        stream.write(message.rstrip("\n") + "\n")
+        stream.flush()
     except Exception:
         pass

@@ -45,6 +45,7 @@ class Recorder:
         self.hasher = hasher
         self.global_step = 0
         self.last_step_time = 0.0  # when the latest training step was taken (torch_optim's step events)
+        self.cwd = os.getcwd()  # the training thread's, as the latest event carrying it said: relative paths
         self.phases: dict[Any, Phase] = {}
         self.epoch: Phase | None = None  # the latest epoch, until the next begins (its tail: validation, saving)
         self.phase_counts: dict[str, int] = {}

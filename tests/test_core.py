@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 import shutil
 import signal
@@ -241,6 +242,25 @@ def test_disabling_an_integration(tmp_path):
     assert not records_of_type(document, "entity", "prov4ml:Hyperparameter")
     assert not records_of_type(document, "entity", "prov4ml:Optimizer")
     assert records_of_type(document, "activity", "prov4ml:Epoch")
+
+
+def test_a_misspelt_integration_is_named_once():
+    from prov4ml_auto import config, integrations
+
+    names = {importlib.import_module(path).NAME for path in integrations.MODULES} | {"system"}
+    assert set(config.INTEGRATIONS) == names
+    shown = subprocess.run([os.path.join(BIN, "prov4ml"), "info"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PROV4ML_DISABLE": "torch.optm,seeds"})
+    assert shown.returncode == 0 and "Traceback" not in shown.stdout + shown.stderr
+    assert "ignoring PROV4ML_DISABLE='torch.optm,seeds' (unknown integration torch.optm;" in shown.stdout
+
+
+def test_a_log_file_the_script_made_its_stderr_is_left_as_it_would_be(tmp_path):
+    run = run_script("own_log.py", root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    assert run.returncode == 0
+    log = (tmp_path / "train.log").read_text().splitlines()
+    assert [line.split(" loss")[0] for line in log] == ["step 0", "step 1", "step 2"]
+    assert "prov4ml: wrote" in run.stderr  # on the process's stderr instead
 
 
 def test_validate_command(tmp_path):

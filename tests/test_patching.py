@@ -17,7 +17,7 @@ from prov4ml_auto.config import Config
 from prov4ml_auto.document import Document, format_time, typed
 from prov4ml_auto.events import Buffer
 from prov4ml_auto.files import Hasher
-from prov4ml_auto.integrations import _scalars, torch_data, torch_loss
+from prov4ml_auto.integrations import _scalars, torch_data, torch_loss, torch_optim
 from prov4ml_auto.recorder import Recorder
 
 
@@ -138,8 +138,8 @@ def test_a_pass_begun_under_an_abandoned_iterators_id_ends_that_pass(monkeypatch
     monkeypatch.setattr(torch_data, "_open", {})
     recorder = _recorder(tmp_path)
     training, evaluation = DataLoader(range(8), batch_size=4), DataLoader(range(4), batch_size=4)
-    torch_data._on_pass_begin(recorder, 1.0, training, 12345, True)
-    torch_data._on_pass_begin(recorder, 2.0, evaluation, 12345, False)
+    torch_data._on_pass_begin(recorder, 1.0, training, 12345, True, str(tmp_path))
+    torch_data._on_pass_begin(recorder, 2.0, evaluation, 12345, False, str(tmp_path))
     torch_data._on_pass_end(recorder, 3.0, 12345, 1)
     activities = recorder.doc.records("activity")
     assert activities["run:epoch/0"]["prov4ml:complete"] == typed(False)
@@ -160,6 +160,24 @@ def test_a_loader_is_described_by_the_sampler_that_orders_its_samples(tmp_path):
     entity = recorder.doc.get("entity", ident)
     assert (entity["prov4ml:sampler"], entity["prov4ml:batchSampler"]) == ("RandomSampler", "SkipBatchSampler")
     assert (entity["prov4ml:shuffle"], entity["prov4ml:batchSize"]) == (typed(True), typed(4))
+
+
+def test_a_state_load_is_a_resume_only_with_per_parameter_state():
+    """accelerate's optimizer wrapper loads a fresh optimizer's own state into it; a resume brings momentum."""
+    buffer = Buffer(1000)
+    torch_optim.patch(torch, buffer.emit, buffer.emit_hot)
+    try:
+        model = torch.nn.Linear(2, 1)
+        fresh = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        fresh.load_state_dict(fresh.state_dict())
+        model(torch.ones(1, 2)).sum().backward()
+        fresh.step()
+        resumed = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        resumed.load_state_dict(fresh.state_dict())
+    finally:
+        torch_optim.unpatch()
+    assert [event[-1] for event in buffer.drain() if event[1] == "optimizer_settings"] == \
+        ["settings_loaded", "state_loaded"]
 
 
 def _recorder(folder: object = ".") -> Recorder:

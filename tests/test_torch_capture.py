@@ -80,6 +80,8 @@ def test_data_loaders_datasets_and_files(first):
     assert attr(csv_dataset, "length") == 256
     data_id = "sha256:" + sha256(str(work / "data.csv"))
     assert attr(document["entity"][data_id], "prov:type") == "prov4ml:DataFile"
+    # named relative to the job's working directory: recorded absolute, as the pass that read it saw it
+    assert attr(document["entity"][data_id], "path") == str(work / "data.csv")
     assert relations(document, "wasDerivedFrom", usedEntity=data_id)
     tensors = records_of_type(document, "entity", "prov4ml:TensorData")
     assert {attr(t, "shape") for t in tensors.values()} == {"256x8", "256x1"}
@@ -247,7 +249,10 @@ def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
             assert summary == [used[0], used[-1], min(used), max(used)]
     schedulers = {attr(record, "class"): (ident, record)
                   for ident, record in records_of_type(document, "entity", "prov4ml:LRScheduler").items()}
-    assert sorted(schedulers) == ["ConstantLR", "ExponentialLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR"]
+    assert sorted(schedulers) == ["ConstantLR", "ExponentialLR", "OneCycleLR", "ReduceLROnPlateau", "SWALR",
+                                  "SequentialLR"]
+    swa = schedulers["SWALR"][1]  # torch.optim.swa_utils's
+    assert (attr(swa, "swa_lr"), attr(swa, "anneal_strategy"), attr(swa, "anneal_epochs")) == (0.001, "cos", 10)
     one_cycle = schedulers["OneCycleLR"][1]  # its constructor's arguments, defaults included
     assert (attr(one_cycle, "max_lr"), attr(one_cycle, "total_steps"), attr(one_cycle, "pct_start")) == (0.1, 10, 0.3)
     plateau = schedulers["ReduceLROnPlateau"][1]

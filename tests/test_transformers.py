@@ -147,6 +147,20 @@ def test_a_resumed_training_used_the_checkpoint_folder_it_resumed_from(trained, 
     assert members <= set(first["entity"])  # the files the first run wrote
 
 
+def test_a_plain_loop_over_a_hugging_face_dataset_names_its_content(tmp_path):
+    """The fingerprint, features and cache files of a ``datasets.Dataset``, with no transformers in the job."""
+    run = run_script("datasets_loop.py", str(tmp_path), root=str(tmp_path / "runs"), env=offline(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = json.loads(run.stdout.splitlines()[-1])
+    assert printed["transformers imported"] is False
+    document = run.document()
+    (rows,) = [d for d in records_of_type(document, "entity", "prov4ml:Dataset").values() if attr(d, "fingerprint")]
+    assert attr(rows, "fingerprint") == printed["fingerprint"] and attr(rows, "rows") == 16
+    (source,) = relations(document, "wasDerivedFrom", generatedEntity=next(
+        ident for ident, record in document["entity"].items() if record is rows))
+    assert attr(document["entity"][source["prov:usedEntity"]], "prov:type") == "prov4ml:DataFiles"
+
+
 def test_the_agent_changes_no_logged_metric_nor_weight(trained, plain):
     run, document, work = trained
 

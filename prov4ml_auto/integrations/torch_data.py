@@ -3,7 +3,9 @@
 An epoch is a full pass over a DataLoader begun with grad enabled; an evaluation pass is one begun with grad
 disabled (no_grad / inference_mode). Training thread: ``DataLoader.__iter__`` appends one tuple per pass and
 the loader iterator's ``__next__`` one when it runs out; nothing per batch (the iterator counts its own
-batches). Collector: describes loaders and datasets, hashes the files datasets name, opens and closes phases.
+batches), and the working directory, against which the collector resolves the relative paths a dataset names
+(a script may chdir later, as Hydra's runs do). Collector: describes loaders and datasets, hashes the files
+datasets name, opens and closes phases.
 
 Inside a trainer's loop (``Recorder.trainer``) the trainer's hooks open and close the epochs and evaluations
 (Lightning's sanity check and HF's evaluation are passes too): a pass then only describes its loader and
@@ -14,8 +16,9 @@ a pass before its epoch hooks fire, and HF evaluates with grad enabled.
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from prov4ml_auto import faults
 from prov4ml_auto.document import QName
@@ -51,7 +54,7 @@ def unpatch() -> None:
 # --- training thread ---------------------------------------------------------------------------------
 @guarded(NAME)
 def _loader_iter(loader: Any, args: tuple, kwargs: dict, iterator: Any) -> None:
-    _emit("pass_begin", loader, id(iterator), _grad_enabled())
+    _emit("pass_begin", loader, id(iterator), _grad_enabled(), os.getcwd())
 
 
 def _iterator_next(original: Any) -> Any:
@@ -78,7 +81,6 @@ def _iterator_next(original: Any) -> Any:
 _loaders: IdentityMap[tuple[str, str]] = IdentityMap()
 _open: dict[int, "_Pass"] = {}  # id(iterator) -> pass
 _datasets: dict[tuple, tuple[Any, str]] = {}  # identity -> (dataset, entity id); datasets may not allow weakrefs
-describers: list[Callable[[Recorder, str, Any], None]] = []  # (recorder, entity, dataset): other integrations' facts
 
 
 class _Pass:
@@ -90,7 +92,8 @@ class _Pass:
         self.samples = samples
 
 
-def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool) -> None:
+def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool, cwd: str) -> None:
+    recorder.cwd = cwd
     for key, previous in list(_open.items()):
         # A new pass over a loader abandons its unfinished one. So does a new iterator with the id of an
         # abandoned one that is gone (zip() over two loaders, left by a break: the shorter one's iterator
@@ -200,9 +203,23 @@ def describe_dataset(recorder: Recorder, dataset: Any) -> str:
     _datasets[key] = (dataset, ident)
     for source in _sources(recorder, dataset):
         recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": source})
-    for describe in describers:
-        describe(recorder, ident, dataset)
+    _arrow_facts(recorder, ident, dataset)
     return ident
+
+
+def _arrow_facts(recorder: Recorder, ident: str, dataset: Any) -> None:
+    """A Hugging Face ``datasets.Dataset`` (in a Trainer or a plain loop): its fingerprint, features and the
+    cache files behind it. Looked up, never imported: only a script that imported ``datasets`` has one."""
+    arrow = sys.modules.get("datasets")
+    if arrow is None or not isinstance(dataset, arrow.Dataset):
+        return
+    recorder.doc.entity(ident, {"fingerprint": getattr(dataset, "_fingerprint", None), "rows": dataset.num_rows,
+                                "features": str(dataset.features), "split": str(dataset.split or "") or None,
+                                "builder": dataset.info.builder_name})
+    paths = [entry["filename"] for entry in dataset.cache_files]
+    if paths:
+        files = recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": "cache_files"})
+        recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": files})
 
 
 def _identity(dataset: Any) -> tuple:
@@ -224,10 +241,10 @@ def _sources(recorder: Recorder, dataset: Any) -> list[str]:
             found.append(describe_dataset(recorder, value))
         elif name in _WRAPPER_ATTRIBUTES and isinstance(value, (list, tuple)) and value and _is_dataset(value[0]):
             found.extend(describe_dataset(recorder, inner) for inner in value[:16])
-        elif isinstance(value, (str, os.PathLike)) and _exists(value):
-            found.append(recorder.file_entity(os.fspath(value), "prov4ml:DataFile", {"attribute": name}))
-        elif _is_path_list(value):
-            paths = [os.fspath(path) for path in value]
+        elif isinstance(value, (str, os.PathLike)) and _exists(path := _resolved(recorder, value)):
+            found.append(recorder.file_entity(path, "prov4ml:DataFile", {"attribute": name}))
+        elif _is_path_list(value) and _exists(_resolved(recorder, value[0])):
+            paths = [_resolved(recorder, path) for path in value]
             found.append(recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": name}))
         elif isinstance(value, torch.Tensor):
             found.append(_tensor(recorder, name, value))
@@ -266,7 +283,15 @@ def _exists(value: Any) -> bool:
 
 def _is_path_list(value: Any) -> bool:
     return (isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_LISTED_FILES
-            and all(isinstance(v, (str, os.PathLike)) for v in value[:8]) and _exists(value[0]))
+            and all(isinstance(v, (str, os.PathLike)) for v in value[:8]))
+
+
+def _resolved(recorder: Recorder, path: Any) -> str:
+    """A path a dataset names, absolute as the training thread saw it when its pass began."""
+    try:
+        return os.path.join(recorder.cwd, os.fspath(path))
+    except (TypeError, ValueError):
+        return ""
 
 
 def _tensor(recorder: Recorder, name: str, tensor: Any) -> str:

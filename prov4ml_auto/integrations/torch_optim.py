@@ -29,7 +29,8 @@ from prov4ml_auto.document import QName
 from prov4ml_auto.events import carried
 from prov4ml_auto.integrations import torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
-from prov4ml_auto.integrations._patching import Nesting, Patches, after, guarded, hide_our_frames, outermost
+from prov4ml_auto.integrations._patching import (Nesting, Patches, after, argument, guarded, hide_our_frames,
+                                                 outermost)
 from prov4ml_auto.recorder import Recorder
 
 NAME = "torch.optim"
@@ -51,13 +52,13 @@ _learning_rate = operator.itemgetter("lr")
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit, _emit_hot
     _emit, _emit_hot = emit, emit_hot
-    from torch.optim import lr_scheduler, optimizer
+    from torch.optim import lr_scheduler, optimizer, swa_utils
 
     _patches.wrap(optimizer.Optimizer, "__init__", _optimizer_init)
     _patches.wrap(optimizer.Optimizer, "load_state_dict", _settings_changed("state_loaded"))
     _patches.wrap(optimizer.Optimizer, "add_param_group", _settings_changed("group_added"))
     constructing = Nesting()
-    for scheduler in _scheduler_classes(lr_scheduler):
+    for scheduler in _scheduler_classes(lr_scheduler, swa_utils):
         _patches.wrap(scheduler, "__init__", outermost(_scheduler_init(scheduler), constructing))
     _patches.replace(lr_scheduler.LRScheduler, "step", _scheduler_step)
     _hook_handles.append(optimizer.register_optimizer_step_post_hook(_after_step))
@@ -140,17 +141,27 @@ def _settings_changed(reason: str):
     @guarded(NAME)
     def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
         if instance in _numeric_keys:
-            _emit("optimizer_settings", instance, _group_settings(instance), reason)
+            _emit("optimizer_settings", instance, _group_settings(instance), _loaded_or(reason, args, kwargs))
     return after(record)
 
 
-def _scheduler_classes(lr_scheduler: ModuleType) -> list[type]:
-    """Every scheduler class of torch's with a constructor of its own: ReduceLROnPlateau, SequentialLR and
-    ChainedScheduler never call LRScheduler's, and the others' arguments (OneCycleLR's max_lr) are not all kept
-    as attributes. A user's scheduler is described by the outermost of these its constructor calls."""
+def _loaded_or(reason: str, args: tuple, kwargs: dict) -> str:
+    """A state load is one only when it brings per-parameter state (momentum, Adam's moments): accelerate's
+    optimizer wrapper loads a new optimizer's own empty state into it, to move it to the device."""
+    loaded = argument(args, kwargs, 0, "state_dict")
+    if reason == "state_loaded" and not (isinstance(loaded, dict) and loaded.get("state")):
+        return "settings_loaded"
+    return reason
+
+
+def _scheduler_classes(lr_scheduler: ModuleType, swa_utils: ModuleType) -> list[type]:
+    """Every scheduler class of torch's (SWALR included) with a constructor of its own: ReduceLROnPlateau,
+    SequentialLR and ChainedScheduler never call LRScheduler's, and the others' arguments (OneCycleLR's max_lr)
+    are not all kept as attributes. A user's scheduler is described by the outermost of these its constructor
+    calls."""
     bases = tuple(cls for cls in (getattr(lr_scheduler, "LRScheduler", None),
                                   getattr(lr_scheduler, "ReduceLROnPlateau", None)) if isinstance(cls, type))
-    return [cls for cls in vars(lr_scheduler).values()
+    return [cls for module in (lr_scheduler, swa_utils) for cls in vars(module).values()
             if isinstance(cls, type) and issubclass(cls, bases) and "__init__" in vars(cls)]
 
 

@@ -55,7 +55,6 @@ def patch(transformers: ModuleType, emit: Any, emit_hot: Any) -> None:
     """Hooks the submodules when they are imported: ``import transformers`` alone imports neither."""
     global _emit, _emit_hot
     _emit, _emit_hot = emit, emit_hot
-    torch_data.describers.append(_arrow_facts)
     when_imported("transformers.trainer", guarded(NAME)(_patch_trainer))
     for module_name, class_name in _PRETRAINED_CLASSES:
         when_imported(module_name, guarded(NAME)(functools.partial(_patch_pretrained, class_name=class_name)))
@@ -64,8 +63,6 @@ def patch(transformers: ModuleType, emit: Any, emit_hot: Any) -> None:
 def unpatch() -> None:
     global _emit, _callback_type
     _emit = _callback_type = None
-    if _arrow_facts in torch_data.describers:
-        torch_data.describers.remove(_arrow_facts)
     _patches.undo()
 
 
@@ -238,20 +235,6 @@ def _eval_datasets(evaluation: Any) -> dict[str, Any]:
     if isinstance(evaluation, dict):
         return {f"evalDataset.{name}": dataset for name, dataset in evaluation.items()}
     return {"evalDataset": evaluation}
-
-
-def _arrow_facts(recorder: Recorder, ident: str, dataset: Any) -> None:
-    """A ``datasets.Dataset`` described by torch.data: its fingerprint, features and the files behind it."""
-    arrow = sys.modules.get("datasets")
-    if arrow is None or not isinstance(dataset, arrow.Dataset):
-        return
-    recorder.doc.entity(ident, {"fingerprint": getattr(dataset, "_fingerprint", None), "rows": dataset.num_rows,
-                                "features": str(dataset.features), "split": str(dataset.split or "") or None,
-                                "builder": dataset.info.builder_name})
-    paths = [entry["filename"] for entry in dataset.cache_files]
-    if paths:
-        files = recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": "cache_files"})
-        recorder.doc.relation("wasDerivedFrom", {"prov:generatedEntity": ident, "prov:usedEntity": files})
 
 
 def _on_loop(recorder: Recorder, time: float, kind: str, begins: bool, step: int, folders: list[str]) -> None:
