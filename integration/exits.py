@@ -1,6 +1,6 @@
 """A script that ends with sys.exit(code), as argparse-driven tools do; or, given "caught", one that catches
 argparse's exit (as a notebook kernel does when parse_args meets the kernel's own argv), trains on and ends
-normally."""
+normally; given "interrupted", one stopped by Ctrl-C."""
 
 import sys
 
@@ -26,6 +26,11 @@ def train_after_a_caught_exit() -> None:
 
 if sys.argv[1:] == ["caught"]:
     train_after_a_caught_exit()
+elif sys.argv[1:] == ["interrupted"]:
+    import time
+
+    time.sleep(1.0)  # a while into the job (see tests/test_core.py)
+    raise KeyboardInterrupt  # as Ctrl-C does
 else:
     print("about to exit")
     sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

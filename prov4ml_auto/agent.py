@@ -211,10 +211,13 @@ class Agent:
         self._previous_excepthook(kind, value, tb)
 
     def _record_exception(self, kind: type, value: BaseException, tb: Any) -> None:
+        """After an uncaught KeyboardInterrupt, Python ends the process by SIGINT, as SIGTERM's default would."""
+        interrupted = issubclass(kind, KeyboardInterrupt)
         self.outcome = {
-            "exit": 130 if issubclass(kind, KeyboardInterrupt) else 1,
-            "status": "interrupted" if issubclass(kind, KeyboardInterrupt) else "failed",
+            "exit": -signal.SIGINT if interrupted else 1,
+            "status": "interrupted" if interrupted else "failed",
             "exception": f"{kind.__module__}.{kind.__qualname__}",
+            **({"signal": "SIGINT"} if interrupted else {}),
         }
         try:  # messages quote URLs and settings: redact before cutting, so no secret is cut in half
             self.outcome["exceptionMessage"] = redact_text(str(value))[:2000]

@@ -152,6 +152,16 @@ def test_sys_exit_code_is_recorded(tmp_path):
     assert attr(activity, "exit") == 3 and attr(activity, "status") == "failed"
 
 
+def test_an_uncaught_keyboard_interrupt_ends_by_sigint_and_is_recorded_so(tmp_path):
+    """Python ends by SIGINT after an uncaught KeyboardInterrupt, unless a pure-Python module is first imported
+    during its exit (CPython resets its flag then): the collector's first pass imports some, so the script
+    raises a second into the job, as a Ctrl-C does."""
+    run = run_script("exits.py", "interrupted", root=str(tmp_path / "runs"))
+    assert run.returncode == -signal.SIGINT and "KeyboardInterrupt" in run.stderr
+    activity = run.document()["activity"]["run:run"]
+    assert (attr(activity, "exit"), attr(activity, "status"), attr(activity, "signal")) == (-2, "interrupted", "SIGINT")
+
+
 def test_a_caught_sys_exit_that_training_went_on_after_ends_nothing(tmp_path):
     run = run_script("exits.py", "caught", root=str(tmp_path / "runs"))
     assert run.returncode == 0 and run.stdout == "trained on\n" and "unrecognized arguments: -f" in run.stderr
