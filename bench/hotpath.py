@@ -101,7 +101,7 @@ def _per_step_cases(emit_hot: Callable[..., None], scale: float) -> list[Case]:
         optimizer.step()
 
     return [
-        Case("buffer append (emit_hot)", lambda: emit_hot("step", id(optimizer), *lrs),
+        Case("buffer append (emit_hot)", lambda: emit_hot((time.time(), "step", id(optimizer), *lrs)),
              lambda: _stand_in("step", id(optimizer), *lrs), calls=_scaled(5000, scale)),
         Case("optimizer step hook", optimizer.step, optimizer.step, _no_step_hooks, _scaled(1000, scale)),
         Case("backward, then the optimizer step carrying its loss", lambda: step(loss_module.backward),

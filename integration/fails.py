@@ -8,4 +8,12 @@ for step in range(3):
     loss = model(torch.ones(4, 2)).pow(2).mean()
     loss.backward()
     optimizer.step()
-raise ValueError("diverged at step 3")
+
+
+def check(depth: int) -> None:  # the error comes from deep in the script's own calls
+    if depth:
+        check(depth - 1)
+    raise ValueError("diverged at step 3")
+
+
+check(20)

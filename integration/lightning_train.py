@@ -86,11 +86,13 @@ def main():
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, strategy=args.strategy,
                          log_every_n_steps=1, logger=[loggers.CSVLogger(args.out, name="csv", version=0),
                                                       loggers.TensorBoardLogger(args.out, name="tb", version=0)],
-                         callbacks=[checkpoints], enable_progress_bar=False, enable_model_summary=False)
+                         callbacks=[checkpoints], enable_progress_bar=False, enable_model_summary=False,
+                         deterministic=True)
     model = Regressor(signals=args.signals)
     trainer.fit(model, train, val, ckpt_path=args.resume)
     if args.test:
         trainer.test(model, val, ckpt_path="best")
+    torch.save(model.state_dict(), os.path.join(args.out, "final.pt"))
     print("best", checkpoints.best_model_path)
 
 

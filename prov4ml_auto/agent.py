@@ -21,12 +21,12 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from prov4ml_auto import collector, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
-from prov4ml_auto.events import Buffer, Emit, carried
+from prov4ml_auto.events import Buffer, Emit, Event, carried
 from prov4ml_auto.files import Hasher, claim_folder, make_folder
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
@@ -113,8 +113,9 @@ class Agent:
         self.collector = collector.Collector(self.buffer, recorder, journal, self.document_path,
                                              self.config.journal_interval)  # type: ignore[attr-defined]
         collector.register({"run_begin": _on_run_begin, "run_end": _on_run_end,
-                            "hyperparameters": _on_hyperparameters})
+                            "hyperparameters": _on_hyperparameters, "arguments_parsed": _command.parsed})
         collector.periodic.append(_FactsGatherer().tick)
+        collector.periodic.append(_command.tick)
         system_recording.install(recorder, self.config)
         self.buffer.queue.appendleft((self.created, "run_begin", list(sys.orig_argv), os.getcwd(), self.pid,
                                       self._placement_facts(), self.parent))  # before any event held until now
@@ -202,8 +203,12 @@ class Agent:
     def _exit(self, status: Any = None) -> None:
         """sys.exit, recording the status it was given (argparse and most scripts exit this way) and when: a
         SystemExit that is caught, with training going on after it (a notebook running ``parse_args`` on
-        the kernel's argv, a script falling back to defaults), ended nothing (see ``_on_run_end``)."""
+        the kernel's argv, a script falling back to defaults), ended nothing (see ``_on_run_end``). Called
+        while a KeyboardInterrupt is handled (Lightning's answer to Ctrl-C is ``exit(1)``), the run was
+        interrupted, with the code given."""
         self.outcome.update(exit=_exit_code(status), exitCalled=time.time())
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            self.outcome.update(status="interrupted", exception="builtins.KeyboardInterrupt")
         self._original_exit(status)
 
     def _excepthook(self, kind: type, value: BaseException, tb: Any) -> None:
@@ -221,7 +226,7 @@ class Agent:
         }
         try:  # messages quote URLs and settings: redact before cutting, so no secret is cut in half
             self.outcome["exceptionMessage"] = redact_text(str(value))[:2000]
-            text = "".join(traceback.format_exception(kind, value, tb, limit=8))
+            text = "".join(traceback.format_exception(kind, value, tb, limit=-12))  # the innermost frames
             self.outcome["traceback"] = redact_text(text)[-4000:]
         except Exception as exc:  # a user's __str__ may raise
             faults.caught("agent.excepthook", exc, reraise=False)
@@ -307,7 +312,8 @@ def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: 
                   parent: "_Parent | None") -> None:
     from prov4ml_auto import facts  # imported on the collector: platform, subprocess, importlib.metadata
 
-    recorder.begin_run(t, {**facts.process_facts(argv, cwd, pid), **placement}, facts.user_name())
+    recorder.begin_run(t, {**facts.process_facts(cwd, pid), **placement}, facts.user_name())
+    _command.argv = argv
     if parent is not None:
         _link_parent(recorder, t, parent)
 
@@ -345,6 +351,34 @@ def _on_hyperparameters(recorder: Recorder, t: float, source: str, values: dict)
     recorder.hyperparameters(source, redact_mapping(values), t)
 
 
+class _Command:
+    """The run's command line, recorded once it is known which of its options hold secrets: argv shows a
+    long secret option (``--api-key X``) by its name, a short one (``-k X``) only to the script's parser.
+    It waits for the parser (argparse, which HfArgumentParser is too) or, in a script with none, for the
+    first training step or the run's end: the journal, flushed every second, must never hold a value that
+    turns out to be secret."""
+
+    def __init__(self) -> None:
+        self.argv: list[str] | None = None
+
+    def parsed(self, recorder: Recorder, t: float, secret_options: list[str]) -> None:
+        self._record(recorder, secret_options)
+
+    def tick(self, recorder: Recorder, now: float, final: bool) -> None:
+        if final or recorder.global_step > 0:
+            self._record(recorder, ())
+
+    def _record(self, recorder: Recorder, secret_options: Iterable[str]) -> None:
+        if self.argv is not None:
+            from prov4ml_auto import facts
+
+            recorder.update_run({"command": facts.command(self.argv, frozenset(secret_options))})
+            self.argv = None
+
+
+_command = _Command()
+
+
 class _FactsGatherer:
     """Environment, script and git facts, gathered once on the collector, off the training thread.
 
@@ -356,6 +390,8 @@ class _FactsGatherer:
         self.script_done = False
 
     def tick(self, recorder: Recorder, now: float, final: bool) -> None:
+        if self.environment_done and self.script_done:  # most ticks: not even the import statement's lookup
+            return
         from prov4ml_auto import facts
 
         if not self.environment_done:
@@ -375,7 +411,7 @@ def activate(config: Config, lazy: bool = False) -> Agent | None:
     if _agent is not None:
         return _agent
     faults.strict = bool(config.strict)  # type: ignore[attr-defined]
-    run_id = config.run_id or os.environ.get("PROV4ML_RUN_ID") or roles.default_run_id()  # type: ignore[attr-defined]
+    run_id = config.run_id or roles.default_run_id()  # type: ignore[attr-defined]
     os.environ["PROV4ML_RUN_ID"] = run_id
     agent = Agent(config, run_id, lazy)
     if lazy:
@@ -426,9 +462,9 @@ class _HeldBuffer(Buffer):
             else:
                 emit(*event)
 
-        def held_emit_hot(*event: Any) -> None:
+        def held_emit_hot(event: Event) -> None:
             if not self.waiting:
-                emit_hot(*event)
+                emit_hot(event)
             else:
                 carried.clear()
 

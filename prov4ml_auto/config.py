@@ -8,6 +8,7 @@ so a new option is added in exactly one place.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, Callable, NamedTuple
 
@@ -61,6 +62,18 @@ def parse_text(text: str) -> str:
     return text.strip()
 
 
+def parse_name(text: str) -> str:
+    """A run name or id: part of a folder's name and of the run's namespace IRI, so nothing that could leave
+    the output folder (``../``, ``/``) or break an IRI (spaces, ``#``)."""
+    name = text.strip()
+    if not _NAME.fullmatch(name):
+        raise ValueError("use up to 100 letters, digits, '.', '_' and '-', not starting with '.'")
+    return name
+
+
+_NAME = re.compile(r"(?![.])[A-Za-z0-9._-]{1,100}")
+
+
 class Setting(NamedTuple):
     """One option: its attribute name, variable, flag, parser, default and help text."""
 
@@ -86,8 +99,8 @@ class Setting(NamedTuple):
 SETTINGS: tuple[Setting, ...] = (
     Setting("enable", parse_bool, False, "Record this process (the .pth and sitecustomize check it; prov4ml-run sets it)."),
     Setting("dir", parse_text, "prov4ml_runs", "Output root; each run gets a folder below it.", "DIR"),
-    Setting("run_name", parse_text, "", "Run name (default: the script's name); the run folder starts with it.", "NAME"),
-    Setting("run_id", parse_text, "", "Run id shared by every process of one job (default: generated and exported).", "ID"),
+    Setting("run_name", parse_name, "", "Run name (default: the script's name); the run folder starts with it.", "NAME"),
+    Setting("run_id", parse_name, "", "Run id shared by every process of one job (default: generated and exported).", "ID"),
     Setting("disable", parse_integrations, frozenset(), "Comma list of integrations to leave off, or * for all.", "LIST"),
     Setting("quiet", parse_bool, False, "No stderr lines from the agent."),
     Setting("strict", parse_bool, False, "Re-raise the agent's own errors (for tests)."),
@@ -100,7 +113,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("system_interval", parse_non_negative, 5.0, "Seconds between system metric samples; 0 turns sampling off.", "S"),
     Setting("energy_estimate", parse_bool, False, "Estimate CPU energy when it cannot be measured (labelled as an estimate)."),
     Setting("carbon_intensity", parse_non_negative, 0.0, "Grid intensity in gCO2/kWh, to report carbon (0: none).", "G"),
-    Setting("fault_inject", parse_names, frozenset(), "Test switch: integrations whose hooks raise.", "LIST"),
+    Setting("fault_inject", parse_integrations, frozenset(), "Test switch: integrations whose hooks raise.", "LIST"),
 )
 
 

@@ -2,7 +2,9 @@
 
 Producers only build a tuple ``(time, kind, *payload)`` and append it to a deque (atomic under the GIL,
 ~35 ns); no lock, no formatting, no I/O. Per-step events (``hot``) are dropped when the buffer is full and
-counted; lineage events (files, data, configuration, checkpoints) are always kept.
+counted; lineage events (files, data, configuration, checkpoints) are always kept. A per-step event's
+producer builds the whole tuple itself, its time first (``emit_hot((now(), "step", ...))``): packing the
+arguments of a call into a tuple and copying it behind the time cost the optimizer step hook 200 ns a step.
 
 A training step's loss rides inside its optimizer step's event (``carried``): one tuple a step instead of
 two, so the collector handles half the events (its throughput rose from about 300,000 to 464,000 steps a
@@ -19,6 +21,7 @@ from typing import Any, Callable
 
 Event = tuple
 Emit = Callable[..., None]
+now = time.time  # every event's first field
 WAKE_AT = 1024  # per-step events waiting: wake the collector before its tick (see Buffer.ready)
 
 # The loss waiting for the next step event to carry it, at most one: torch_loss puts a backward's loss here
@@ -46,7 +49,7 @@ class Buffer:
         self.emit, self.emit_hot = self._emitters()
 
     def _emitters(self) -> tuple[Emit, Emit]:
-        queue, append, capacity, now, ready = self.queue, self.queue.append, self.capacity, time.time, self.ready
+        queue, append, capacity, ready = self.queue, self.queue.append, self.capacity, self.ready
 
         def emit(*event: Any) -> None:
             """A lineage event: never dropped; ignored in a forked child, which has no run."""
@@ -55,13 +58,13 @@ class Buffer:
                     append((now(), "loss", carried.pop()))
                 append((now(), *event))
 
-        def emit_hot(*event: Any) -> None:
-            """A per-step event: dropped (and counted) rather than letting the buffer grow."""
+        def emit_hot(event: Event) -> None:
+            """A per-step event, time first: dropped (and counted) rather than letting the buffer grow."""
             size = len(queue)
             if size < capacity:
-                if carried:
-                    append((now(), "loss", carried.pop()))
-                append((now(),) + event)
+                if carried:  # the waiting loss goes first, at the event's time
+                    append((event[0], "loss", carried.pop()))
+                append(event)
                 if size == WAKE_AT:
                     ready.set()
             else:
@@ -74,7 +77,7 @@ class Buffer:
         The final drain takes the carried loss too (the run's last, when no step followed it)."""
         if final and carried:
             try:
-                self.queue.append((time.time(), "loss", carried.pop()))
+                self.queue.append((now(), "loss", carried.pop()))
             except IndexError:  # a training thread still running took it meanwhile
                 pass
         popleft = self.queue.popleft
@@ -90,7 +93,7 @@ class Buffer:
 def failing_emitter(name: str) -> Emit:
     """The fault-injection switch: an emitter that raises, to prove hooks fail open."""
 
-    def emit(*event: Any) -> None:
+    def emit(*event: Any) -> None:  # takes emit's arguments and emit_hot's one tuple alike
         raise RuntimeError(f"prov4ml fault injection in {name}")
 
     return emit

@@ -13,7 +13,7 @@ import platform
 import socket
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Collection
 
 from prov4ml_auto import __version__
 from prov4ml_auto.files import file_sha256
@@ -25,12 +25,16 @@ _GIT_TIMEOUT = 5.0
 _COMMAND_LIMIT = 8192
 
 
-def process_facts(argv: list[str], cwd: str, pid: int) -> dict[str, Any]:
-    command = " ".join(redact_argv(argv))
-    if len(command) > _COMMAND_LIMIT:  # argv can be megabytes (file lists); keep the document compact
-        command = f"{command[:_COMMAND_LIMIT]}... ({len(command) - _COMMAND_LIMIT} more characters)"
+def command(argv: list[str], secret_options: Collection[str] = ()) -> str:
+    """The command line, secrets redacted (see ``redact_argv``)."""
+    text = " ".join(redact_argv(argv, secret_options))
+    if len(text) > _COMMAND_LIMIT:  # argv can be megabytes (file lists); keep the document compact
+        text = f"{text[:_COMMAND_LIMIT]}... ({len(text) - _COMMAND_LIMIT} more characters)"
+    return text
+
+
+def process_facts(cwd: str, pid: int) -> dict[str, Any]:
     return {
-        "command": command,
         "cwd": cwd,
         "pid": pid,
         "hostname": socket.gethostname(),

@@ -7,7 +7,7 @@ JSON (the Document types values). This is where a fact becomes a record: look he
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from prov4ml_auto import faults
 from prov4ml_auto.document import QName, Document, local_name
@@ -35,6 +35,16 @@ class Phase:
         self.closed = False
 
 
+class PendingPass(NamedTuple):
+    """A pass over data that has begun and that nothing has happened in yet (see ``Recorder.begin_pass``)."""
+
+    time: float
+    training: bool  # grad was enabled when it began
+    attributes: Mapping[str, Any]
+    uses: tuple[str, ...]
+    start_step: int
+
+
 class Recorder:
     """Turns facts into records. One per process; single-threaded (the collector's)."""
 
@@ -47,6 +57,8 @@ class Recorder:
         self.last_step_time = 0.0  # when the latest training step was taken (torch_optim's step events)
         self.cwd = os.getcwd()  # the training thread's, as the latest event carrying it said: relative paths
         self.phases: dict[Any, Phase] = {}
+        self.pending: dict[Any, PendingPass] = {}  # passes begun, not yet known as epoch or evaluation
+        self._open_passes: dict[Any, None] = {}  # every plain-loop pass not ended, in the order they began
         self.epoch: Phase | None = None  # the latest epoch, until the next begins (its tail: validation, saving)
         self.phase_counts: dict[str, int] = {}
         self.series: dict[str, Series] = {}
@@ -105,13 +117,14 @@ class Recorder:
             )
 
     # --- phases ------------------------------------------------------------------------------------
-    def begin_phase(self, key: Any, kind: str, time: float, attributes: Mapping[str, Any]) -> Phase:
+    def begin_phase(self, key: Any, kind: str, time: float, attributes: Mapping[str, Any],
+                    start_step: int | None = None) -> Phase:
         index = self.phase_counts.get(kind, 0)
         self.phase_counts[kind] = index + 1
         ident = f"run:{kind}/{index}"
         kind_name = QName("prov4ml:Epoch" if kind == "epoch" else "prov4ml:Evaluation")
         self._summarise()
-        phase = Phase(ident, kind, index, self.global_step)
+        phase = Phase(ident, kind, index, self.global_step if start_step is None else start_step)
         extra = self._watch(phase, time, ending=False)
         self.doc.activity(ident, {"prov:type": kind_name, "index": index, **attributes, **extra}, start=time)
         self.doc.relation("wasStartedBy", {"prov:activity": ident, "prov:starter": RUN}, time=time)
@@ -145,8 +158,49 @@ class Recorder:
         return extra
 
     def end_all_phases(self, time: float) -> None:
+        self.pending.clear()
+        self._open_passes.clear()
         for key in list(self.phases):
             self.end_phase(key, time, {"complete": False})
+
+    def begin_pass(self, key: Any, time: float, training: bool, attributes: Mapping[str, Any],
+                   uses: Iterable[str]) -> None:
+        """A pass over a plain loop's data has begun; what it is shows later. The first training step or loss
+        makes it an epoch, and the first evaluation loss an evaluation: the PyTorch tutorial's loop turns
+        grad off inside its validation pass, not before it. A pass that ends complete with neither is an
+        epoch if it began with grad enabled. One abandoned with neither was no pass: a progress bar's
+        second ``iter()`` (tqdm.auto's), a peek at one batch to size a lazy layer."""
+        self.pending[key] = PendingPass(time, training, attributes, tuple(uses), self.global_step)
+        self._open_passes[key] = None
+
+    def training_seen(self) -> None:
+        """Before a training step or loss is recorded: every pass waiting is an epoch (zip over loaders)."""
+        for key in list(self.pending):
+            self._settle(key, "epoch")
+
+    def evaluation_seen(self) -> None:
+        """Before an evaluation loss is recorded: it comes from the latest pass begun, an evaluation if it was
+        still waiting (the pass around it may be a training pass that validates before its first step)."""
+        if self.pending:
+            latest = next(reversed(self._open_passes))
+            if latest in self.pending:
+                self._settle(latest, "evaluation")
+
+    def end_pass(self, key: Any, time: float, complete: bool, attributes: Mapping[str, Any]) -> None:
+        self._open_passes.pop(key, None)
+        waiting = self.pending.get(key)
+        if waiting is not None:
+            if not complete:
+                del self.pending[key]
+                return
+            self._settle(key, "epoch" if waiting.training else "evaluation")
+        self.end_phase(key, time, attributes)
+
+    def _settle(self, key: Any, kind: str) -> None:
+        waiting = self.pending.pop(key)
+        phase = self.begin_phase(key, kind, waiting.time, waiting.attributes, waiting.start_step)
+        for entity in waiting.uses:
+            self.phase_uses(phase, entity)
 
     def phase_uses(self, phase: Phase, entity: str) -> None:
         self.doc.relation("used", {"prov:activity": phase.ident, "prov:entity": entity})
@@ -163,8 +217,11 @@ class Recorder:
         self.trainer_folders += tuple(os.path.join(os.path.abspath(folder), "") for folder in folders)
 
     def release_trainer(self) -> None:
+        """The trainer's loop is over: what is saved from now on (the final model) is the run's, not its last
+        epoch's."""
         self.trainer = None
         self.trainer_folders = ()
+        self.epoch = None
 
     def owned_by_trainer(self, path: str) -> bool:
         """A file the running trainer saves in one of its checkpoint folders (it records the whole folder)."""
@@ -263,8 +320,10 @@ class Recorder:
         return ident
 
     def files_entity(self, paths: list[str], kind: str, attributes: Mapping[str, Any]) -> str:
-        """Many files (a dataset's list of paths) as one entity, by the manifest of their hashes."""
-        digest = self.hasher.manifest(paths[0], ((p, p) for p in paths))
+        """Many files (a dataset's list of paths) as one entity, by the manifest of their names below the
+        folder they share and their hashes: the same files copied elsewhere are the same content."""
+        shared = os.path.commonpath([os.path.dirname(path) for path in paths])
+        digest = self.hasher.manifest(paths[0], ((os.path.relpath(path, shared), path) for path in paths))
         ident = self._file_id(digest)
         self.doc.entity(ident, {"prov:type": QName(kind), "files": len(paths), **_digest_attributes(digest),
                                 **attributes})

@@ -10,7 +10,7 @@ and well-known token formats. Containers are redacted item by item; any other ob
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from prov4ml_auto.document import bounded_repr
 
@@ -91,8 +91,9 @@ def redact_mapping(values: Mapping[Any, Any]) -> dict[Any, Any]:
     return {key: redact_value(_key_name(key), value) for key, value in values.items()}
 
 
-def redact_argv(argv: list[str]) -> list[str]:
-    """``--api-key X``, ``--token=X`` and ``password=X`` lose their values; URLs lose credentials."""
+def redact_argv(argv: list[str], secret_options: Collection[str] = ()) -> list[str]:
+    """``--api-key X``, ``--token=X`` and ``password=X`` lose their values; URLs lose credentials. So do the
+    options a parser said hold secrets (``secret_options``: ``-p X`` and ``-pX`` for ``-p/--password``)."""
     out: list[str] = []
     hide_next = False
     for arg in argv:
@@ -102,11 +103,13 @@ def redact_argv(argv: list[str]) -> list[str]:
             continue
         hide_next = False
         name, sep, _ = arg.partition("=")
-        if sep and is_secret_name(name):
+        if sep and (is_secret_name(name) or name in secret_options):
             out.append(f"{name}={REDACTED}")
-        elif arg.startswith("-") and is_secret_name(arg):
+        elif arg.startswith("-") and (is_secret_name(arg) or arg in secret_options):
             out.append(arg)
             hide_next = True
+        elif arg[:2] in secret_options and not arg.startswith("--"):
+            out.append(f"{arg[:2]}{REDACTED}")
         else:
             out.append(redact_text(arg))
     return out

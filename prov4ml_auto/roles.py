@@ -9,6 +9,7 @@ read from modules already imported, never by importing them.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import Any, NamedTuple
@@ -225,8 +226,13 @@ def default_run_id(environ: Any = None, argv: list[str] | None = None) -> str:
         return "slurm-" + "-".join(part for part in parts if part)
     elastic = environ.get("TORCHELASTIC_RUN_ID", "none")
     if elastic and elastic != "none":
-        return f"elastic-{elastic}"
+        return "elastic-" + _name_part(elastic)
     rendezvous = rendezvous_id(argv)
     if rendezvous:
-        return f"elastic-{rendezvous}"
+        return "elastic-" + _name_part(rendezvous)
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
+
+
+def _name_part(text: str) -> str:
+    """A user's rendezvous id as part of a run id: folder names and IRIs take letters, digits, '.', '_', '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:100]

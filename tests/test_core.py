@@ -143,6 +143,8 @@ def test_exception_keeps_exit_code_and_traceback(tmp_path):
     assert attr(activity, "exception") == "builtins.ValueError"
     assert attr(activity, "exceptionMessage") == "diverged at step 3"
     assert "fails.py" in attr(activity, "traceback")
+    innermost = 'raise ValueError("diverged at step 3")\nValueError: diverged at step 3\n'
+    assert attr(activity, "traceback").endswith(innermost)
 
 
 def test_sys_exit_code_is_recorded(tmp_path):
@@ -160,6 +162,14 @@ def test_an_uncaught_keyboard_interrupt_ends_by_sigint_and_is_recorded_so(tmp_pa
     assert run.returncode == -signal.SIGINT and "KeyboardInterrupt" in run.stderr
     activity = run.document()["activity"]["run:run"]
     assert (attr(activity, "exit"), attr(activity, "status"), attr(activity, "signal")) == (-2, "interrupted", "SIGINT")
+
+
+def test_an_exit_that_answers_a_keyboard_interrupt_is_an_interruption(tmp_path):
+    run = run_script("exits.py", "exit-on-interrupt", root=str(tmp_path / "runs"))
+    assert run.returncode == 1 and run.stdout == "shutting down\n"
+    activity = run.document()["activity"]["run:run"]
+    assert (attr(activity, "exit"), attr(activity, "status"), attr(activity, "exception")) == (
+        1, "interrupted", "builtins.KeyboardInterrupt")
 
 
 def test_a_caught_sys_exit_that_training_went_on_after_ends_nothing(tmp_path):
@@ -212,6 +222,18 @@ def test_bad_configuration_is_one_warning_and_the_job_runs(tmp_path):
     run = run_script("exits.py", "0", root=str(tmp_path / "runs"), env={"PROV4ML_JOURNAL_INTERVAL": "often"})
     assert run.returncode == 0
     assert "prov4ml: ignoring PROV4ML_JOURNAL_INTERVAL='often'" in run.stderr and "Traceback" not in run.stderr
+    run.document()
+
+
+@pytest.mark.parametrize("how", ["launcher", "enable"])
+def test_a_run_name_or_id_that_could_leave_the_output_folder_is_refused(tmp_path, how):
+    """Both name the run's folder and its namespace IRI: one warning each, and the defaults."""
+    run = run_script("exits.py", "0", root=str(tmp_path / "root" / "runs"), how=how,
+                     env={"PROV4ML_RUN_NAME": "../../escape", "PROV4ML_RUN_ID": "my run#1"})
+    assert run.returncode == 0 and "Traceback" not in run.stderr
+    assert "ignoring PROV4ML_RUN_NAME='../../escape'" in run.stderr
+    assert "ignoring PROV4ML_RUN_ID='my run#1'" in run.stderr
+    assert os.listdir(tmp_path) == ["root"] and os.path.basename(run.folder).startswith("exits-")
     run.document()
 
 

@@ -44,3 +44,45 @@ def test_the_same_bytes_under_two_names_keep_the_first_path_and_each_use_names_i
     assert entity["prov4ml:path"] == str(last) and entity["prov4ml:api"] == "torch.save"
     (use,) = recorder.doc.records("used").values()
     assert use["prov:entity"] == ident and use["prov4ml:path"] == str(best)
+
+
+def test_a_list_of_files_is_one_content_wherever_it_lies(tmp_path):
+    """A dataset's list of files is identified by their names below the folder they share, sizes and hashes:
+    the same files copied elsewhere are the same entity, and a renamed or changed file is another."""
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    lists = []
+    for copy in ("here", "there/deeper", "renamed"):
+        folder = tmp_path / copy
+        (folder / "part").mkdir(parents=True)
+        names = ["a.txt", "part/b.txt"] if copy != "renamed" else ["a.txt", "part/c.txt"]
+        for name, text in zip(names, ("first", "second")):
+            (folder / name).write_text(text)
+        lists.append([str(folder / name) for name in names])
+    here, there, renamed = (recorder.files_entity(paths, "prov4ml:DataFiles", {}) for paths in lists)
+    assert here == there != renamed and here.startswith("sha256:")
+    (tmp_path / "there/deeper/part/b.txt").write_text("changed")
+    assert recorder.files_entity(lists[1], "prov4ml:DataFiles", {}) != here
+
+
+def test_a_dataset_naming_a_folder_and_a_file_has_both_by_content(tmp_path):
+    """An ImageFolder-style ``root`` is the folder's files (by their manifest), a ``labels`` path is a file."""
+    import torch
+
+    from prov4ml_auto.integrations import torch_data
+
+    class FolderDataset(torch.utils.data.Dataset):
+        def __init__(self, root: str, labels: str) -> None:
+            self.root, self.labels = root, labels
+
+        def __len__(self) -> int:
+            return 2
+
+    (tmp_path / "images").mkdir()
+    for name in ("0.png", "1.png"):
+        (tmp_path / "images" / name).write_bytes(name.encode())
+    (tmp_path / "labels.csv").write_text("0,1\n")
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    torch_data.describe_dataset(recorder, FolderDataset(str(tmp_path / "images"), str(tmp_path / "labels.csv")))
+    sources = {attributes["prov4ml:attribute"]: attributes["prov:type"]["$"]
+               for ident, attributes in recorder.doc.to_dict()["entity"].items() if ident.startswith("sha256:")}
+    assert sources == {"root": "prov4ml:DataFiles", "labels": "prov4ml:DataFile"}

@@ -66,6 +66,12 @@ def test_epochs_validations_and_steps_are_the_trainers_once(fitted):
     assert [(attr(e, "trainer"), attr(e, "trainerEpoch"), attr(e, "steps"), attr(e, "complete"))
             for e in epochs.values()] == [("lightning", 0, 4, True), ("lightning", 1, 4, True)]
     assert [attr(e, "stage") for e in evaluations.values()] == ["sanity_check", "validate", "validate", "test"]
+    # the values Lightning logs as a phase ends (after its on_*_epoch_end hooks) are the phase's
+    assert [attr(e, "train_loss_epoch.last") for e in epochs.values()] == pytest.approx(
+        [value for _, value in lightning_rows(work, "train_loss_epoch")], rel=1e-6)
+    assert [attr(e, "val_loss.last") for e in list(evaluations.values())[1:3]] + [
+        attr(list(evaluations.values())[3], "test_loss.last")] == pytest.approx(
+        [value for column in ("val_loss", "test_loss") for _, value in lightning_rows(work, column)], rel=1e-6)
     assert attr(document["activity"]["run:run"], "stepsTotal") == 8
     (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
     assert attr(optimizer, "steps") == 8
@@ -89,6 +95,8 @@ def test_hparams_configuration_optimizers_and_schedulers(fitted):
                                                            "strategy", "accumulate_grad_batches")] == \
         [2, "32-true", "CPUAccelerator", 1, "SingleDeviceStrategy", 1]
     (trainer,) = records_of_type(document, "entity", "prov4ml:Trainer").values()
+    # set by the Trainer long after torch's import: read again at the first training step
+    assert attr(entities["run:environment"], "torchDeterministic") is True
     assert attr(entities[attr(trainer, "model")], "class").endswith("Regressor")
     assert attr(entities[attr(trainer, "optimizers")], "class") == "SGD"
     scheduler = entities[attr(trainer, "schedulers")]
@@ -120,7 +128,11 @@ def test_checkpoints_by_content_generated_by_their_epoch(fitted):
         (generation,) = relations(document, "wasGeneratedBy", entity=ident)
         assert generation["prov:activity"] == f"run:epoch/{epoch}"
         assert attr(checkpoints[ident], "best") is (True if str(path) == best else None)
-    assert len(checkpoints) == 2  # Lightning's torch.save into a buffer is not a checkpoint of its own
+    # Lightning's torch.save into a buffer is not a checkpoint of its own; the script's save after the fit is
+    # the run's, not the last epoch's
+    assert len(checkpoints) == 3
+    (final,) = relations(document, "wasGeneratedBy", entity="sha256:" + sha256(work / "lightning_out/final.pt"))
+    assert final["prov:activity"] == "run:run"
     # trainer.test(ckpt_path="best") loads it through an open file (fsspec's): a use of that file
     (use,) = relations(document, "used", entity="sha256:" + sha256(Path(best)))
     assert use["prov:activity"] == "run:run"

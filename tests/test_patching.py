@@ -6,12 +6,13 @@ import argparse
 import gc
 import importlib
 import random
+import time
 
 import pytest
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
-from prov4ml_auto import collector, integrations
+from prov4ml_auto import collector, faults, integrations
 from prov4ml_auto.collector import Collector
 from prov4ml_auto.config import Config
 from prov4ml_auto.document import Document, format_time, typed
@@ -76,6 +77,67 @@ def test_patch_then_unpatch_restores_originals():
     assert _snapshot() == before
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_backwards_replacement_passes_every_argument_on_as_torch_takes_them():
+    """The replacement spells out torch's parameters (to be inlined): gradients, graphs kept or built and
+    ``inputs`` reach torch as given, positionally or by name; a backward given a gradient is not a loss."""
+
+    def gradients(call) -> list:
+        weight = torch.tensor([1.0, 2.0], requires_grad=True)
+        bias = torch.tensor(0.5, requires_grad=True)
+        out = (weight * weight).sum() * bias
+        call(out, weight, bias)
+        first = [None if t.grad is None else t.grad.clone() for t in (weight, bias)]
+        return first + [out.grad_fn is not None]
+
+    calls = [
+        lambda out, weight, bias: out.backward(),
+        lambda out, weight, bias: out.backward(torch.tensor(3.0), True),
+        lambda out, weight, bias: out.backward(inputs=[bias]),
+        lambda out, weight, bias: out.backward(create_graph=True, inputs=[weight]),
+        lambda out, weight, bias: torch.autograd.backward([out], grad_tensors=[torch.tensor(2.0)],
+                                                          retain_graph=True),
+        lambda out, weight, bias: torch.autograd.backward(out, None, None, False, None, [weight, bias]),
+    ]
+    plain = [gradients(call) for call in calls]
+    buffer = Buffer(1000)
+    integrations._patch(torch_loss, torch, Config({}), buffer)
+    try:
+        hooked = [gradients(call) for call in calls]
+        recorded = [event[2] for event in buffer.drain() if event[1] == "loss"] + buffer_carried()
+    finally:
+        integrations.unpatch_all()
+    assert len(hooked) == len(plain) and all(
+        all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(h, p))
+        for h, p in zip(hooked, plain))
+    assert recorded == [2.5] * 4  # the four calls given no gradient
+
+
+def buffer_carried() -> list:
+    from prov4ml_auto.events import carried
+
+    taken = list(carried)
+    carried.clear()
+    return taken
+
+
+def test_a_backward_with_parameters_of_another_torch_is_left_alone_visibly(monkeypatch):
+    def backward(tensors, gradient=None):  # not torch 2.x's parameters: wrapping it could break calls
+        return None
+
+    monkeypatch.setattr(torch.autograd, "backward", backward)
+    monkeypatch.setattr(faults, "strict", False)
+    before = faults.counts[torch_loss.NAME]
+    integrations._patch(torch_loss, torch, Config({}), Buffer(10))
+    try:
+        assert torch.autograd.backward is backward
+        assert faults.counts[torch_loss.NAME] == before + 1
+        assert "training losses are not recorded" in faults.last_error[torch_loss.NAME]
+    finally:
+        integrations.unpatch_all()
+        faults.counts[torch_loss.NAME] = before
+
+
 def test_a_scaler_subclass_with_its_own_scale_records_the_users_loss():
     """FSDP's ShardedGradScaler scales in its own ``scale``: it is wrapped at its first instance, and undone."""
     from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
@@ -121,13 +183,13 @@ def test_a_long_batch_is_handled_in_turns_that_hand_the_gil_over(monkeypatch, tm
     monkeypatch.setattr(collector.time, "sleep", sleeps.append)
     buffer = Buffer(10_000)
     for number in range(2 * collector._EVENTS_PER_TURN + 1):
-        buffer.emit_hot("tick", number)
+        buffer.emit_hot((time.time(), "tick", number))
     handler = Collector(buffer, _recorder(tmp_path), None, str(tmp_path / "prov.json"), 1.0)
     handler._pump()
     assert seen == list(range(2 * collector._EVENTS_PER_TURN + 1))
     assert sleeps == [collector._HAND_OVER_SECONDS] * 2
     for number in range(2 * collector._EVENTS_PER_TURN):
-        buffer.emit_hot("tick", number)
+        buffer.emit_hot((time.time(), "tick", number))
     handler._pump(final=True)  # the final drain, after the training: nothing to hand over to
     assert len(seen) == 4 * collector._EVENTS_PER_TURN + 1 and len(sleeps) == 2
 
@@ -139,6 +201,7 @@ def test_a_pass_begun_under_an_abandoned_iterators_id_ends_that_pass(monkeypatch
     recorder = _recorder(tmp_path)
     training, evaluation = DataLoader(range(8), batch_size=4), DataLoader(range(4), batch_size=4)
     torch_data._on_pass_begin(recorder, 1.0, training, 12345, True, str(tmp_path))
+    recorder.training_seen()  # a training step in it: an epoch
     torch_data._on_pass_begin(recorder, 2.0, evaluation, 12345, False, str(tmp_path))
     torch_data._on_pass_end(recorder, 3.0, 12345, 1)
     activities = recorder.doc.records("activity")

@@ -69,6 +69,12 @@ def test_argv_loses_secret_values_and_url_credentials():
                                  "--db", f"mysql://{REDACTED}@h/d", "--lr", "0.1", "--note", REDACTED]
 
 
+def test_argv_loses_the_values_of_the_options_a_parser_said_are_secret():
+    argv = ["train.py", "-p", "k1", "-tk2", "--key-file=k3", "-e", "3", "-pe"]
+    assert redact_argv(argv, {"-p", "-t", "--key-file"}) == [
+        "train.py", "-p", REDACTED, f"-t{REDACTED}", f"--key-file={REDACTED}", "-e", "3", f"-p{REDACTED}"]
+
+
 def test_hyperparameter_dicts_are_redacted_item_by_item():
     class Opaque:
         def __repr__(self) -> str:
@@ -113,7 +119,8 @@ SECRETS = {
     "TEST_SECRET_ARGV": "argv-Kq81xZ", "TEST_SECRET_URL": "url-Pw73nB", "TEST_SECRET_DEFAULT": "default-Hv55tR",
     "TEST_SECRET_NESTED": "nested-Lm20aQ", "TEST_SECRET_LIST": "list-Yc49dS", "TEST_SECRET_ERROR": "error-Jf62uW",
     "TEST_SECRET_ERROR_TOKEN": "errtoken-Ns38gE", "SLURM_JOB_SECRET": "slurm-Ra17vC",
-    "WANDB_API_KEY": "wandb-Bt94kM", "TEST_SECRET_REMOTE": "remote-Gx06pL",
+    "WANDB_API_KEY": "wandb-Bt94kM", "TEST_SECRET_REMOTE": "remote-Gx06pL", "TEST_SECRET_SHORT": "short-Wd83mX",
+    "TEST_SECRET_ATTACHED": "attached-Qe27sV",
 }
 
 
@@ -143,6 +150,7 @@ def test_no_secret_reaches_any_output_file(tmp_path):
     run = run_script(
         script, "--api-key", SECRETS["TEST_SECRET_ARGV"],
         "--db-url", f"postgres://alice:{SECRETS['TEST_SECRET_URL']}@db.example.org/x", "--note", f"use {TOKEN}",
+        "-p", SECRETS["TEST_SECRET_SHORT"], f"-k{SECRETS['TEST_SECRET_ATTACHED']}",
         root=str(tmp_path / "runs"), env={**SECRETS, "MASTER_ADDR": f"https://u:{SECRETS['TEST_SECRET_URL']}@n1"},
     )
     assert run.returncode == 1 and "ConnectionError" in run.stderr
@@ -152,7 +160,8 @@ def test_no_secret_reaches_any_output_file(tmp_path):
     assert not leaked and TOKEN.encode() not in written, f"leaked: {leaked}"
     run_record = document["activity"]["run:run"]
     assert attr(run_record, "status") == "failed" and "db.example.org" in attr(run_record, "exceptionMessage")
-    assert "db.example.org" in attr(run_record, "command")
+    assert "db.example.org" in attr(run_record, "command") and f"-p {REDACTED} -k{REDACTED}" in attr(run_record,
+                                                                                                  "command")
     params = {attr(rec, "name"): attr(rec, "prov:value") for ident, rec in document["entity"].items()
               if ident.startswith("run:param/")}
     assert params["lr"] == 0.1 and params["num_key_value_heads"] == 8

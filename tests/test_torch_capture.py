@@ -227,6 +227,26 @@ def test_every_pass_ends_even_when_abandoned(tmp_path):
     assert all("prov:endTime" in evaluation and attr(evaluation, "complete") for evaluation in evaluations)
 
 
+def test_a_pass_is_what_happens_in_it(tmp_path):
+    """A peek at one batch and tqdm.auto's extra iter() are no passes; the tutorial's validation phase, grad
+    switched off only inside it, is an evaluation; validation before a pass's first step leaves that pass
+    an epoch. Every epoch has its steps and every evaluation its losses (pass_shapes.py)."""
+    pytest.importorskip("tqdm")
+    run = run_script("pass_shapes.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.splitlines()[-1])
+    activities = run.document()["activity"]
+    epochs = sorted(key for key in activities if key.startswith("run:epoch/"))
+    evaluations = sorted(key for key in activities if key.startswith("run:evaluation/"))
+    assert len(epochs) == printed["epochs"] and len(evaluations) == len(printed["val_means"])
+    for key in epochs:
+        assert (attr(activities[key], "steps"), attr(activities[key], "complete")) == (printed["steps_per_epoch"], True)
+    for number, mean in enumerate(printed["val_means"]):
+        evaluation = activities[f"run:evaluation/{number}"]
+        assert (attr(evaluation, "eval_loss.count"), attr(evaluation, "steps")) == (2, 0)
+        assert attr(evaluation, "eval_loss.mean") == pytest.approx(mean, rel=1e-6)
+
+
 def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
     """Every change of a numeric setting (here the learning rate and the momentum, both moved every step by
     OneCycleLR) is a row at the first step that uses the new value, after the value at construction (step 0);

@@ -102,6 +102,8 @@ def test_trainer_arguments_model_config_and_datasets(trained):
     assert attr(params[source["prov:usedEntity"]], "prov:type") == "prov4ml:DataFiles"
     assert attr(trainer, "optimizers") in records_of_type(document, "entity", "prov4ml:Optimizer")
     assert attr(trainer, "schedulers") in records_of_type(document, "entity", "prov4ml:LRScheduler")
+    # the Trainer schedules accelerate's wrapper of its optimizer: the scheduler names the optimizer inside
+    assert attr(params[attr(trainer, "schedulers")], "optimizer") == attr(trainer, "optimizers")
 
 
 def test_every_logged_value_is_one_series_row_at_its_step(trained):
@@ -136,8 +138,10 @@ def test_a_resumed_training_used_the_checkpoint_folder_it_resumed_from(trained, 
     the first run generated."""
     _, first, work = trained
     folder = work / "hf_out/checkpoints/checkpoint-6"
-    run, _ = train(tmp_path, "launcher", "--resume", str(folder))
+    run, _ = train(tmp_path, "launcher", "--resume", str(folder), "--epochs", "2.5")
     document = run.document()
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch")
+    assert [attr(e, "complete") for e in epochs.values()] == [True, False]  # stopped halfway through the third
     (trainer,) = records_of_type(document, "entity", "prov4ml:Trainer").values()
     resumed = document["entity"][attr(trainer, "resumedFrom")]
     assert attr(resumed, "path") == str(folder) and attr(resumed, "prov:type") == "prov4ml:Checkpoint"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import pytest
 
@@ -125,11 +126,11 @@ def test_a_process_waiting_to_train_holds_little():
     buffer = agent._HeldBuffer(agent._HELD_MAX * 2, lambda: may_open[0])
     for number in range(agent._HELD_MAX + 5):
         buffer.emit("seed", number)
-    buffer.emit_hot("loss", 1.0)
+    buffer.emit_hot((time.time(), "loss", 1.0))
     buffer.emit("optimizer", "refused")
     assert (len(buffer.queue), buffer.dropped, buffer.waiting) == (agent._HELD_MAX, 6, True)
     may_open[0] = True
     buffer.emit("optimizer", "opens the run")
-    buffer.emit_hot("step")
+    buffer.emit_hot((time.time(), "step"))
     assert not buffer.waiting and [event[1:] for event in list(buffer.queue)[-2:]] == [
         ("optimizer", "opens the run"), ("step",)]

@@ -79,9 +79,9 @@ class TrainerLoops:
             for ident in torch_data.describe_loader(recorder, loader):
                 recorder.phase_uses(phase, ident)
 
-    def end_phase(self, recorder: Recorder, kind: str, time: float, step: int | None) -> None:
+    def end_phase(self, recorder: Recorder, kind: str, time: float, step: int | None, complete: bool = True) -> None:
         self.at(recorder, step)
-        recorder.end_phase((self.name, kind), time, {"complete": True})
+        recorder.end_phase((self.name, kind), time, {"complete": complete})
 
     def describe(self, recorder: Recorder, trainer: Any, time: float, model: Any) -> str:
         """The Trainer entity (one per Trainer object), used by the run, naming the model entity torch.optim

@@ -1,4 +1,5 @@
-"""argparse: the parsed namespace becomes the run's hyperparameters."""
+"""argparse: the parsed namespace becomes the run's hyperparameters, and the options whose values are secret
+(by their names: ``-p/--password``) are redacted from the run's command line too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto.integrations._patching import Patches, guarded, outermost
+from prov4ml_auto.redact import is_secret_name
 
 NAME = "argparse"
 TARGETS = ("argparse",)
@@ -28,6 +30,9 @@ def unpatch() -> None:
 @guarded(NAME)
 def _parsed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     _emit("hyperparameters", "argparse", dict(vars(result[0])))
+    _emit("arguments_parsed", [option for action in instance._actions if is_secret_name(action.dest)
+                               or any(is_secret_name(option) for option in action.option_strings)
+                               for option in action.option_strings])
 
 
 HANDLERS: dict = {}  # "hyperparameters" is a core event (agent.py)

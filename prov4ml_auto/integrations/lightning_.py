@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from prov4ml_auto.document import QName
+from prov4ml_auto.events import now
 from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, Wrapper, after, argument, guarded
 from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id
@@ -101,7 +102,7 @@ def _logged(connector: Any, args: tuple, kwargs: dict, result: Any) -> None:
     values = {str(name): _scalars.taken(value) for name, value in metrics.items() if name != "step"}
     if step is None:
         step = metrics.get("step", trainer.fit_loop.epoch_loop._batches_that_stepped)
-    _emit_hot("pl_log", values, int(step))
+    _emit_hot((now(), "pl_log", values, int(step)))
 
 
 def _save_checkpoint(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -159,6 +160,7 @@ def _callback_class(base: type, package: str) -> type:
 
         @guarded(NAME)
         def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+            self.in_epoch = False  # the loop's end closes what is open, as incomplete
             _emit("pl_loop", False, trainer.global_step)
 
         @guarded(NAME)
@@ -174,14 +176,34 @@ def _callback_class(base: type, package: str) -> type:
                                callback.monitor) for callback in trainer.checkpoint_callbacks
                               if getattr(callback, "best_model_path", None)])
 
+        # Phases end after the values Lightning logs at their end: a training epoch's epoch-level values are
+        # handed to the loggers after on_train_epoch_end, so the epoch ends when the next begins or training
+        # ends; an evaluation's after on_*_epoch_end, so it ends at on_validation_end (on_test_end...).
+        in_epoch = False
+
         @guarded(NAME)
         def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            self._begin_epoch(trainer)
+
+        @guarded(NAME)
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            if not self.in_epoch:  # a fit resumed mid-epoch: Lightning skips on_train_epoch_start
+                self._begin_epoch(trainer)
+
+        @guarded(NAME)
+        def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+            self._end_epoch(trainer)
+
+        def _begin_epoch(self, trainer: Any) -> None:
+            self._end_epoch(trainer)
+            self.in_epoch = True
             _emit("pl_phase", "epoch", True, trainer.global_step, {"trainerEpoch": trainer.current_epoch},
                   trainer.train_dataloader)
 
-        @guarded(NAME)
-        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            _emit("pl_phase", "epoch", False, trainer.global_step, {}, None)
+        def _end_epoch(self, trainer: Any) -> None:
+            if self.in_epoch:
+                self.in_epoch = False
+                _emit("pl_phase", "epoch", False, trainer.global_step, {}, None)
 
         @guarded(NAME)
         def on_validation_epoch_start(self, trainer: Any, pl_module: Any) -> None:
@@ -190,16 +212,8 @@ def _callback_class(base: type, package: str) -> type:
                   {"stage": stage, "trainerEpoch": trainer.current_epoch}, trainer.val_dataloaders)
 
         @guarded(NAME)
-        def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            _emit("pl_phase", "evaluation", False, trainer.global_step, {}, None)
-
-        @guarded(NAME)
         def on_test_epoch_start(self, trainer: Any, pl_module: Any) -> None:
             _emit("pl_phase", "evaluation", True, trainer.global_step, {"stage": "test"}, trainer.test_dataloaders)
-
-        @guarded(NAME)
-        def on_test_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            _emit("pl_phase", "evaluation", False, trainer.global_step, {}, None)
 
         @guarded(NAME)
         def on_predict_epoch_start(self, trainer: Any, pl_module: Any) -> None:
@@ -207,8 +221,10 @@ def _callback_class(base: type, package: str) -> type:
                   trainer.predict_dataloaders)
 
         @guarded(NAME)
-        def on_predict_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
             _emit("pl_phase", "evaluation", False, trainer.global_step, {}, None)
+
+        on_test_end = on_predict_end = on_validation_end
 
     return ProvenanceCallback
 

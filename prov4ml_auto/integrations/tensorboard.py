@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from prov4ml_auto.events import now
 from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.recorder import Recorder
@@ -43,7 +44,7 @@ def unpatch() -> None:
 @guarded(NAME)
 def _add_scalar(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     value = _scalars.taken(argument(args, kwargs, 1, "scalar_value"))
-    _emit_hot("tb_scalar", argument(args, kwargs, 0, "tag"), value, argument(args, kwargs, 2, "global_step"))
+    _emit_hot((now(), "tb_scalar", argument(args, kwargs, 0, "tag"), value, argument(args, kwargs, 2, "global_step")))
 
 
 @guarded(NAME)
@@ -51,7 +52,7 @@ def _add_scalars(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     main_tag = argument(args, kwargs, 0, "main_tag")
     step = argument(args, kwargs, 2, "global_step")
     for tag, value in dict(argument(args, kwargs, 1, "tag_scalar_dict")).items():
-        _emit_hot("tb_scalar", f"{main_tag}/{tag}", _scalars.taken(value), step)
+        _emit_hot((now(), "tb_scalar", f"{main_tag}/{tag}", _scalars.taken(value), step))
 
 
 @guarded(NAME)

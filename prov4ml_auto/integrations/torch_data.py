@@ -103,10 +103,7 @@ def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: in
     loader_ident, dataset_ident = describe_loader(recorder, loader)
     if recorder.trainer is not None:
         return
-    kind = "epoch" if training else "evaluation"
-    phase = recorder.begin_phase(iterator_id, kind, time, {"loader": QName(loader_ident)})
-    recorder.phase_uses(phase, loader_ident)
-    recorder.phase_uses(phase, dataset_ident)
+    recorder.begin_pass(iterator_id, time, training, {"loader": QName(loader_ident)}, (loader_ident, dataset_ident))
     _open[iterator_id] = _Pass(id(loader), _samples_in_full_pass(loader))
 
 
@@ -121,7 +118,7 @@ def _end(recorder: Recorder, iterator_id: int, time: float, batches: int | None)
     if batches is not None:
         attributes["batches"] = batches
         attributes["samples"] = entry.samples if entry else None
-    recorder.end_phase(iterator_id, time, attributes)
+    recorder.end_pass(iterator_id, time, batches is not None, attributes)
 
 
 def _samples_in_full_pass(loader: Any) -> int | None:
@@ -242,7 +239,8 @@ def _sources(recorder: Recorder, dataset: Any) -> list[str]:
         elif name in _WRAPPER_ATTRIBUTES and isinstance(value, (list, tuple)) and value and _is_dataset(value[0]):
             found.extend(describe_dataset(recorder, inner) for inner in value[:16])
         elif isinstance(value, (str, os.PathLike)) and _exists(path := _resolved(recorder, value)):
-            found.append(recorder.file_entity(path, "prov4ml:DataFile", {"attribute": name}))
+            kind = "prov4ml:DataFiles" if os.path.isdir(path) else "prov4ml:DataFile"
+            found.append(recorder.file_entity(path, kind, {"attribute": name}))
         elif _is_path_list(value) and _exists(_resolved(recorder, value[0])):
             paths = [_resolved(recorder, path) for path in value]
             found.append(recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": name}))

@@ -23,11 +23,12 @@ scaled as it reports them, so the tensors seen here are not recorded.
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 from typing import Any
 
 from prov4ml_auto import collector, faults
-from prov4ml_auto.events import carried
+from prov4ml_auto.events import carried, now
 from prov4ml_auto.integrations import _scalars
 from prov4ml_auto.integrations._patching import Patches, after, guarded, hide_our_frames
 from prov4ml_auto.recorder import Recorder
@@ -50,6 +51,8 @@ _tensor_type: Any = None
 _torch: Any = None
 _scaled: list[Any] = []  # the last GradScaler.scale's (scaled, user's loss), until a backward takes it
 
+# torch.autograd.backward's parameters in every torch 2.x: the replacement has them too
+_BACKWARD_PARAMETERS = ("tensors", "grad_tensors", "retain_graph", "create_graph", "grad_variables", "inputs")
 _LOSS_AT = {"step": 3, "loss": 2, "eval_loss": 2}  # where each event kind carries a loss (torch_optim: "step")
 _device_losses_seen = False  # the collector's first device loss turns on the batched reads
 
@@ -57,7 +60,11 @@ _device_losses_seen = False  # the collector's first device loss turns on the ba
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit_hot, _grad_enabled, _tensor_type, _torch
     _emit_hot, _grad_enabled, _tensor_type, _torch = emit_hot, torch.is_grad_enabled, torch.Tensor, torch
-    _patches.replace(torch.autograd, "backward", _backward)
+    if tuple(inspect.signature(torch.autograd.backward).parameters) == _BACKWARD_PARAMETERS:
+        _patches.replace(torch.autograd, "backward", _backward)
+    else:
+        faults.caught(NAME, TypeError("torch.autograd.backward's parameters are not torch 2.x's: training losses "
+                                      "are not recorded"))
     functional = torch.nn.functional
     for name in LOSS_FUNCTIONS:
         if hasattr(functional, name):
@@ -96,24 +103,27 @@ def _wrap_own_scale(scaler: Any, args: tuple, kwargs: dict, result: Any) -> None
 
 
 def _backward(original: Any) -> Any:
-    """Once per training step: the replacement calls ``original`` itself (no wrapper layer)."""
+    """Once per training step: the replacement calls ``original`` itself (no wrapper layer), with torch's own
+    parameters (``_BACKWARD_PARAMETERS``, checked when patching): forwarding ``*args, **kwargs`` instead cost
+    about 1 µs a step, as such a call is not inlined by the interpreter."""
 
-    def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+    def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Any = None, create_graph: bool = False,
+                 grad_variables: Any = None, inputs: Any = None) -> Any:
         try:
-            result = original(tensors, *args, **kwargs)
+            result = original(tensors, grad_tensors, retain_graph, create_graph, grad_variables, inputs)
         except BaseException as exc:
             hide_our_frames(exc)
             raise
         try:
             # no gradient given: torch has just checked that the tensor holds one value (no call needed here)
-            if type(tensors) is _tensor_type and (args[0] if args else kwargs.get("grad_tensors")) is None:
+            if grad_tensors is None and grad_variables is None and type(tensors) is _tensor_type:
                 if _scaled:  # mixed precision: the user's loss, not the scaled one
                     if tensors is _scaled[0]:
                         tensors = _scaled[1]
                     _scaled.clear()
                 loss = tensors.item() if tensors.is_cpu else tensors.detach()
                 if carried:  # no step took the previous backward's loss: this one follows it into the queue
-                    _emit_hot("loss", loss)
+                    _emit_hot((now(), "loss", loss))
                 else:
                     carried.append(loss)
         except Exception as exc:
@@ -152,7 +162,7 @@ def _loss_function(original: Any) -> Any:
         if not _grad_enabled():
             try:
                 if type(result) is _tensor_type and result.dim() == 0:
-                    _emit_hot("eval_loss", _scalars.taken(result))
+                    _emit_hot((now(), "eval_loss", _scalars.taken(result)))
             except Exception as exc:
                 faults.caught(NAME, exc)
         return result
@@ -199,6 +209,7 @@ def record_losses(recorder: Recorder, losses: list[tuple[int, float, float | Any
     a CPU loss arrives as a float, recorded with no further call."""
     if recorder.trainer is not None:
         return
+    recorder.training_seen()
     epoch = recorder.epoch_index
     rows = [(step, epoch, time, loss if type(loss) is float else _device_loss(loss)) for step, time, loss in losses]
     recorder.metric_rows("loss", [row for row in rows if row[3] is not None])
@@ -208,6 +219,7 @@ def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
     if recorder.trainer is None:
         value = loss if type(loss) is float else _device_loss(loss)
         if value is not None:
+            recorder.evaluation_seen()
             recorder.metric("eval_loss", value, time)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from prov4ml_auto import collector, faults
 from prov4ml_auto.document import QName
-from prov4ml_auto.events import carried
+from prov4ml_auto.events import carried, now
 from prov4ml_auto.integrations import torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.integrations._patching import (Nesting, Patches, after, argument, guarded, hide_our_frames,
@@ -81,7 +81,7 @@ def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
     tracking at its first collection, where one holding the optimizer, or a tuple of its own, is promoted to
     the old generation while it waits; a million steps of those brought on a full collection (150 ms)."""
     try:
-        _emit_hot("step", id(opt), carried.pop() if carried else None, *map(_learning_rate, opt.param_groups))
+        _emit_hot((now(), "step", id(opt), carried.pop() if carried else None, *map(_learning_rate, opt.param_groups)))
     except Exception as exc:
         faults.caught(NAME, exc)
 
@@ -197,8 +197,8 @@ def _scheduler_step(original: Any) -> Any:
             optimizer = getattr(self, "optimizer", None)
             keys = _numeric_keys.get(optimizer)
             if keys is not None:
-                _emit_hot("scheduled", id(optimizer), keys,
-                          *[group.get(key) for group in optimizer.param_groups for key in keys])
+                _emit_hot((now(), "scheduled", id(optimizer), keys,
+                           *[group.get(key) for group in optimizer.param_groups for key in keys]))
         except Exception as exc:
             faults.caught(NAME, exc)
         return result
@@ -237,6 +237,12 @@ def entity_id(obj: Any) -> str | None:
 
 
 def _on_framework(recorder: Recorder, time: float) -> None:
+    recorder.environment(_torch_facts())
+
+
+def _torch_facts() -> dict[str, Any]:
+    """torch's build and the settings a run sets before it trains (threads, deterministic algorithms, the GPUs
+    once CUDA is up): read when torch is imported, and again at the first training step (``_on_steps``)."""
     torch = sys.modules["torch"]
     facts: dict[str, Any] = {
         "torch": torch.__version__,
@@ -247,7 +253,7 @@ def _on_framework(recorder: Recorder, time: float) -> None:
     if torch.cuda.is_initialized():
         facts["cudnn"] = str(torch.backends.cudnn.version())
         facts["gpus"] = "; ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-    recorder.environment(facts)
+    return facts
 
 
 def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings: list[dict], owners: list) -> None:
@@ -309,7 +315,12 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
     """Consecutive step events (time, "step", optimizer id, loss or None, *learning rates), in one call: the
     collector's whole cost of a training step is this loop's body. Each loss is numbered with the step it fed
     (an unknown optimizer's: the next); the run's step is the furthest any optimizer has gone."""
+    global _stepped
+    if not _stepped:
+        _stepped = True
+        recorder.environment(_torch_facts())
     own_loop = recorder.trainer is None
+    recorder.training_seen()
     losses = []
     for event in steps:
         state = _by_id.get(event[2])
@@ -380,6 +391,11 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
 
 def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt: Any, settings: dict) -> None:
     state = _seen.get(opt)
+    for _ in range(4):  # a wrapper's (accelerate's, which a Hugging Face Trainer schedules): the one it holds
+        if state is not None or opt is None:
+            break
+        opt = getattr(opt, "optimizer", None)
+        state = _seen.get(opt) if opt is not None else None
     _schedulers[scheduler] = recorder.used_entity(recorder.numbered("scheduler"), {
         "prov:type": QName("prov4ml:LRScheduler"), "class": cls,
         "optimizer": QName(state.ident) if state else None,
@@ -414,6 +430,7 @@ def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
 
 
 _last_report = 0.0
+_stepped = False  # a training step has been handled
 
 HANDLERS = {
     "framework": _on_framework,

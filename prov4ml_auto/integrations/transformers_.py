@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from prov4ml_auto.document import QName
+from prov4ml_auto.events import now
 from prov4ml_auto.importhooks import when_imported
 from prov4ml_auto.integrations import torch_data, torch_optim
 from prov4ml_auto.integrations._patching import Patches, Wrapper, after, argument, guarded, outermost
@@ -172,7 +173,7 @@ def _callback_class(base: type) -> type:
 
         @guarded(NAME)
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            _emit_hot("hf_log", dict(logs or {}), state.global_step)
+            _emit_hot((now(), "hf_log", dict(logs or {}), state.global_step))
 
         @guarded(NAME)
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -257,8 +258,8 @@ def _on_epoch(recorder: Recorder, time: float, begins: bool, step: int, epoch: f
     if begins:
         _loops.begin_phase(recorder, "epoch", time, step, {"trainerEpoch": int(epoch or 0)})
         _loops.uses(recorder, "epoch", loader)
-    else:
-        _loops.end_phase(recorder, "epoch", time, step)
+    else:  # the Trainer's epoch is fractional after a stop within one (max_steps)
+        _loops.end_phase(recorder, "epoch", time, step, complete=epoch is None or float(epoch).is_integer())
 
 
 def _on_evaluated(recorder: Recorder, time: float, loader: Any) -> None:
