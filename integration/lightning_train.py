@@ -73,6 +73,7 @@ def main():
     parser.add_argument("--resume", default=None)
     parser.add_argument("--signals", action="store_true")
     parser.add_argument("--strategy", default="auto")
+    parser.add_argument("--mid-epoch", action="store_true", help="also keep a checkpoint at step 2, mid-epoch")
     args = parser.parse_args()
 
     loggers = importlib.import_module(pl.__name__ + ".loggers")
@@ -86,7 +87,10 @@ def main():
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, strategy=args.strategy,
                          log_every_n_steps=1, logger=[loggers.CSVLogger(args.out, name="csv", version=0),
                                                       loggers.TensorBoardLogger(args.out, name="tb", version=0)],
-                         callbacks=[checkpoints], enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[checkpoints] + ([callbacks.ModelCheckpoint(
+                             dirpath=os.path.join(args.out, "mid"), every_n_train_steps=2, save_top_k=-1,
+                             filename="{step}")] if args.mid_epoch else []),
+                         enable_progress_bar=False, enable_model_summary=False,
                          deterministic=True)
     model = Regressor(signals=args.signals)
     trainer.fit(model, train, val, ckpt_path=args.resume)

@@ -59,10 +59,14 @@ class Recorder:
         self.phases: dict[Any, Phase] = {}
         self.pending: dict[Any, PendingPass] = {}  # passes begun, not yet known as epoch or evaluation
         self._open_passes: dict[Any, None] = {}  # every plain-loop pass not ended, in the order they began
+        self._ended: tuple[Any, Phase, Mapping[str, Any]] | None = None  # the latest pass, if none began since
+        self._tail: tuple[Any, Mapping[str, Any]] | None = None  # that pass's phase, reopened (training_seen)
+        self._tail_end = 0.0  # the time of its latest step or loss
         self.epoch: Phase | None = None  # the latest epoch, until the next begins (its tail: validation, saving)
         self.phase_counts: dict[str, int] = {}
         self.series: dict[str, Series] = {}
         self._settings_in_effect: dict[str, tuple[int, float]] = {}  # setting -> (from step, value)
+        self._unused_rows: dict[str, tuple[int, float, float]] = {}  # setting -> (step, value, time) no step used yet
         self.counters: dict[str, int] = {}
         self._known_files: dict[tuple, str] = {}
         self._generated: set[str] = set()
@@ -160,6 +164,7 @@ class Recorder:
     def end_all_phases(self, time: float) -> None:
         self.pending.clear()
         self._open_passes.clear()
+        self._end_tail()
         for key in list(self.phases):
             self.end_phase(key, time, {"complete": False})
 
@@ -170,21 +175,46 @@ class Recorder:
         grad off inside its validation pass, not before it. A pass that ends complete with neither is an
         epoch if it began with grad enabled. One abandoned with neither was no pass: a progress bar's
         second ``iter()`` (tqdm.auto's), a peek at one batch to size a lazy layer."""
+        self._end_tail()
+        self._ended = None
         self.pending[key] = PendingPass(time, training, attributes, tuple(uses), self.global_step)
         self._open_passes[key] = None
 
-    def training_seen(self) -> None:
-        """Before a training step or loss is recorded: every pass waiting is an epoch (zip over loaders)."""
+    def training_seen(self, time: float) -> None:
+        """Before a training step or loss is recorded: every pass waiting is an epoch (zip over loaders).
+        With none, steps after an epoch's pass ended and before another began are that epoch's tail: a loader
+        that reads one batch ahead (accelerate's) ends its pass before the last batch is trained on, and a
+        gradient accumulation's last update may follow the loop. The epoch ends again after them, at the
+        time of the last (``time``: of the latest step or loss)."""
         for key in list(self.pending):
             self._settle(key, "epoch")
+        self._reopen("epoch", time)
 
-    def evaluation_seen(self) -> None:
+    def _reopen(self, kind: str, time: float) -> None:
+        self._tail_end = time
+        if self._ended is not None and self._ended[1].kind == kind and not self.pending:
+            key, phase, attributes = self._ended
+            self._ended = None
+            self._summarise()
+            phase.closed = False
+            self.phases[key] = phase
+            self._tail = (key, attributes)
+
+    def _end_tail(self) -> None:
+        if self._tail is not None:
+            key, attributes = self._tail
+            self._tail = None
+            self.end_phase(key, self._tail_end, attributes)
+
+    def evaluation_seen(self, time: float) -> None:
         """Before an evaluation loss is recorded: it comes from the latest pass begun, an evaluation if it was
-        still waiting (the pass around it may be a training pass that validates before its first step)."""
+        still waiting (the pass around it may be a training pass that validates before its first step). With
+        none, one after an evaluation's pass ended and before another began is its tail (see training_seen)."""
         if self.pending:
             latest = next(reversed(self._open_passes))
             if latest in self.pending:
                 self._settle(latest, "evaluation")
+        self._reopen("evaluation", time)
 
     def end_pass(self, key: Any, time: float, complete: bool, attributes: Mapping[str, Any]) -> None:
         self._open_passes.pop(key, None)
@@ -194,7 +224,10 @@ class Recorder:
                 del self.pending[key]
                 return
             self._settle(key, "epoch" if waiting.training else "evaluation")
+        phase = self.phases.get(key)
         self.end_phase(key, time, attributes)
+        if phase is not None and complete:
+            self._ended = (key, phase, attributes)
 
     def _settle(self, key: Any, kind: str) -> None:
         waiting = self.pending.pop(key)
@@ -250,19 +283,44 @@ class Recorder:
         """The latest epoch's, which a row added now belongs to (None before the first)."""
         return None if self.epoch is None else self.epoch.index
 
-    def setting(self, name: str, value: float, time: float, step: int) -> None:
-        """A setting (a learning rate) is ``value`` from ``step`` on: a row of its series, which holds its
-        changes only. A phase's summary of it covers the values its own steps used: the one being replaced
-        counts for the phases open now that had steps under it; at a phase's end, so does the one in effect,
-        unless it only starts after the phase's last step (a scheduler steps before the epoch's end is
-        known). Its first, last, lowest and highest value: a mean of change points would weigh nothing right."""
+    def setting(self, name: str, value: float, time: float, step: int, steps_taken: int) -> bool:
+        """A setting (a learning rate) is ``value`` from ``step`` on, where its optimizer has taken steps up
+        to ``steps_taken``: a row of its series, which holds the values steps used, at each change. A value
+        no step used is no row: one a scheduler replaces as it is constructed, or the one its step after
+        the last training step leaves (``settle_setting``).
+        A phase's summary of it covers the values its own steps used: the one being replaced counts for the
+        phases open now that had steps under it; at a phase's end, so does the one in effect, unless it only
+        starts after the phase's last step (a scheduler steps before the epoch's end is known). Its first,
+        last, lowest and highest value: a mean of change points would weigh nothing right. True while the
+        row waits for a step to use it."""
         previous = self._settings_in_effect.get(name)
         if previous is not None:
             for phase in self.phases.values():
                 if step - 1 > phase.start_step:
                     phase.settings.setdefault(name, Aggregate()).extend((previous[1],))
         self._settings_in_effect[name] = (step, value)
-        self.metric(name, value, time, step=step, per_phase=False)
+        self.settle_setting(name, steps_taken)
+        self._unused_rows[name] = (step, value, time)  # replacing a row that no step used
+        return self.settle_setting(name, steps_taken)
+
+    def move_unused_row(self, name: str, step: int) -> None:
+        """The setting's latest value, which no step has used yet, takes effect from ``step`` instead."""
+        row = self._unused_rows.get(name)
+        if row is not None:
+            self._unused_rows[name] = (step, row[1], row[2])
+            self._settings_in_effect[name] = (step, row[1])
+
+    def has_setting(self, name: str) -> bool:
+        return name in self._settings_in_effect
+
+    def settle_setting(self, name: str, steps_taken: int) -> bool:
+        """The setting's latest row is written once a step has used it (its optimizer took ``steps_taken``),
+        in that step's epoch. True while it still waits."""
+        row = self._unused_rows.get(name)
+        if row is not None and row[0] <= steps_taken:
+            del self._unused_rows[name]
+            self.metric(name, row[1], row[2], step=row[0], per_phase=False)
+        return name in self._unused_rows
 
     def _summarise(self) -> None:
         """Bring every aggregate up to date. Called before the set of open phases changes and before rows

@@ -143,8 +143,23 @@ def test_a_resumed_fit_used_the_checkpoint_it_resumed_from(fitted, tmp_path):
     last = max((work / "lightning_out/checkpoints").iterdir())
     content = "sha256:" + sha256(last)
     run, _ = fit(tmp_path, "launcher", "--epochs", "3", "--resume", str(last))
-    (use,) = relations(run.document(), "used", entity=content)
+    document = run.document()
+    (use,) = relations(document, "used", entity=content)
     assert use["prov:activity"] == "run:run" and attr(use, "step") == 0
+    # the optimizer, built before Lightning restored step 8, counts from there: the third epoch's steps used
+    # the learning rate the checkpoint's scheduler state left (0.05 halved twice)
+    assert series(run, document, "optimizer0.group0.lr") == [(9, 0.0125)]
+    (epoch,) = records_of_type(document, "activity", "prov4ml:Epoch").values()
+    assert (attr(epoch, "trainerEpoch"), attr(epoch, "optimizer0.group0.lr.first")) == (2, 0.0125)
+
+
+def test_a_fit_resumed_mid_epoch_has_that_epochs_rest(tmp_path):
+    """Lightning skips on_train_epoch_start for the epoch it resumes within: its steps still form an epoch."""
+    _, first = fit(tmp_path / "first", "plain", "--epochs", "1", "--mid-epoch")
+    mid = first / "lightning_out/mid/step=2.ckpt"  # halfway through the first epoch's 4 steps
+    run, _ = fit(tmp_path / "resumed", "launcher", "--resume", str(mid))
+    epochs = records_of_type(run.document(), "activity", "prov4ml:Epoch")
+    assert [(attr(e, "trainerEpoch"), attr(e, "steps")) for e in epochs.values()] == [(0, 2), (1, 4)]
 
 
 def test_the_agent_changes_no_logged_metric(fitted, tmp_path):

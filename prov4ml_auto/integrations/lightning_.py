@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from prov4ml_auto.document import QName
 from prov4ml_auto.events import now
-from prov4ml_auto.integrations import _scalars
+from prov4ml_auto.integrations import _scalars, torch_optim
 from prov4ml_auto.integrations._patching import Patches, Wrapper, after, argument, guarded
 from prov4ml_auto.integrations._trainer import TrainerLoops, entity_id
 from prov4ml_auto.recorder import Recorder
@@ -165,10 +165,15 @@ def _callback_class(base: type, package: str) -> type:
 
         @guarded(NAME)
         def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+            _emit("pl_fit", *_file_as_read(trainer.ckpt_path))
+
+        @guarded(NAME)
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            """After the checkpoint (if any) restored the loops' progress and the optimizers' state."""
             schedulers = [{"scheduler": config.scheduler, "lightning.interval": config.interval,
                            "lightning.frequency": config.frequency, "lightning.monitor": config.monitor,
                            "lightning.name": config.name} for config in trainer.lr_scheduler_configs]
-            _emit("pl_fit", list(trainer.optimizers), schedulers, *_file_as_read(trainer.ckpt_path))
+            _emit("pl_train", list(trainer.optimizers), schedulers, trainer.global_step)
 
         @guarded(NAME)
         def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
@@ -258,15 +263,20 @@ def _on_loop(recorder: Recorder, time: float, begins: bool, step: int) -> None:
         _loops.end_loop(recorder, time, step)
 
 
-def _on_fit(recorder: Recorder, time: float, optimizers: list, schedulers: list[dict], resumed_from: str | None,
-            stat_key: tuple[int, int] | None) -> None:
+def _on_fit(recorder: Recorder, time: float, resumed_from: str | None, stat_key: tuple[int, int] | None) -> None:
+    if resumed_from is not None:
+        recorder.file_read(resumed_from, "prov4ml:Checkpoint", time, stat_key)
+
+
+def _on_train(recorder: Recorder, time: float, optimizers: list, schedulers: list[dict], step: int) -> None:
+    """Training begins where the checkpoint (if any) left the global step: the optimizers count from it."""
     _loops.link_optimizers(recorder, optimizers, [config["scheduler"] for config in schedulers])
+    for optimizer in optimizers:
+        torch_optim.rebase(recorder, optimizer, step)
     for config in schedulers:
         ident = entity_id(config.pop("scheduler"), "scheduler")
         if ident is not None:
             recorder.doc.entity(ident, config)
-    if resumed_from is not None:
-        recorder.file_read(resumed_from, "prov4ml:Checkpoint", time, stat_key)
 
 
 def _on_phase(recorder: Recorder, time: float, kind: str, begins: bool, step: int, attributes: dict,
@@ -302,6 +312,7 @@ HANDLERS = {
     "pl_trainer": _on_trainer,
     "pl_loop": _on_loop,
     "pl_fit": _on_fit,
+    "pl_train": _on_train,
     "pl_phase": _on_phase,
     "pl_log": _on_log,
     "pl_save": _on_save,

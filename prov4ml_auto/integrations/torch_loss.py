@@ -209,7 +209,7 @@ def record_losses(recorder: Recorder, losses: list[tuple[int, float, float | Any
     a CPU loss arrives as a float, recorded with no further call."""
     if recorder.trainer is not None:
         return
-    recorder.training_seen()
+    recorder.training_seen(losses[-1][1])
     epoch = recorder.epoch_index
     rows = [(step, epoch, time, loss if type(loss) is float else _device_loss(loss)) for step, time, loss in losses]
     recorder.metric_rows("loss", [row for row in rows if row[3] is not None])
@@ -219,7 +219,7 @@ def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
     if recorder.trainer is None:
         value = loss if type(loss) is float else _device_loss(loss)
         if value is not None:
-            recorder.evaluation_seen()
+            recorder.evaluation_seen(time)
             recorder.metric("eval_loss", value, time)
 
 

@@ -219,6 +219,7 @@ class _OptimizerState:
         self.settings = [dict(group) for group in settings]
         self.last_lrs: tuple = ()  # as the last step event carried them: most steps change nothing
         self.scheduled: tuple = ()  # the numeric settings as the last scheduler step left them
+        self.unused_rows: set[str] = set()  # series whose latest value no step has used yet
 
 
 _seen: IdentityMap[_OptimizerState] = IdentityMap()
@@ -274,7 +275,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     recorder.used_entity(ident, attributes, time)
     for number, group in enumerate(settings):
         if isinstance(_plain(group.get("lr")), float):
-            recorder.setting(_series_name(state, number, "lr"), float(_plain(group["lr"])), time, step=0)
+            _record_setting(recorder, state, _series_name(state, number, "lr"), float(_plain(group["lr"])), time, 1)
 
 
 def _owning_modules(candidates: list, param_ids: set[int]) -> list:
@@ -320,7 +321,7 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
         _stepped = True
         recorder.environment(_torch_facts())
     own_loop = recorder.trainer is None
-    recorder.training_seen()
+    recorder.training_seen(steps[-1][0])
     losses = []
     for event in steps:
         state = _by_id.get(event[2])
@@ -330,6 +331,8 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
                 recorder.global_step = state.offset + state.steps
             if event[4:] != state.last_lrs:
                 _learning_rates_seen(recorder, state, event[0], event[4:])
+            if state.unused_rows:
+                _settle_rows(recorder, state)
         if event[3] is not None:
             losses.append((recorder.global_step + (state is None), event[0], event[3]))
     recorder.last_step_time = steps[-1][0]
@@ -347,8 +350,9 @@ def _learning_rates_seen(recorder: Recorder, state: _OptimizerState, time: float
 
 def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: str, value: Any, time: float,
                   step: int) -> None:
-    """A series row when a setting changes, at the first step that uses the new value. The learning
-    rate's series starts at construction; another setting's series starts at its first change."""
+    """A series row when a setting changes, at the first step (the optimizer's own count) that uses the new
+    value. The learning rate's series starts with the value at construction; another setting's with the
+    value before its first change."""
     value = _plain(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
@@ -359,9 +363,24 @@ def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: s
     if previous is None or previous == value:
         return
     name = _series_name(state, group, key)
-    if name not in recorder.series:
-        recorder.setting(name, float(previous), time, step=0)
-    recorder.setting(name, float(value), time, step=step)
+    if not recorder.has_setting(name):
+        _record_setting(recorder, state, name, float(previous), time, 1)
+    _record_setting(recorder, state, name, float(value), time, step)
+
+
+def _record_setting(recorder: Recorder, state: _OptimizerState, name: str, value: float, time: float,
+                    step: int) -> None:
+    """Rows are numbered with the run's steps: the optimizer's own count from where the run was when it appeared
+    (a second stage's optimizer; a trainer's resumed from a checkpoint, see ``rebase``)."""
+    if recorder.setting(name, value, time, state.offset + step, state.offset + state.steps):
+        state.unused_rows.add(name)
+
+
+def _settle_rows(recorder: Recorder, state: _OptimizerState) -> None:
+    """After a run of steps: the rows those steps used are written (in their epoch, which a run of step
+    events never leaves)."""
+    step = state.offset + state.steps
+    state.unused_rows = {name for name in state.unused_rows if recorder.settle_setting(name, step)}
 
 
 def _on_scheduled(recorder: Recorder, time: float, key: int, keys: tuple[str, ...], *values: Any) -> None:
@@ -389,13 +408,33 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
         recorder.doc.entity(state.ident, {"stateLoaded": True, "stateLoadedAtStep": state.steps})
 
 
-def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt: Any, settings: dict) -> None:
-    state = _seen.get(opt)
-    for _ in range(4):  # a wrapper's (accelerate's, which a Hugging Face Trainer schedules): the one it holds
-        if state is not None or opt is None:
-            break
+def _state_of(opt: Any) -> _OptimizerState | None:
+    """An optimizer's state, or that of the optimizer a wrapper holds (accelerate's, which a Hugging Face
+    Trainer schedules and steps)."""
+    for _ in range(4):
+        state = _seen.get(opt)
+        if state is not None:
+            return state
         opt = getattr(opt, "optimizer", None)
-        state = _seen.get(opt) if opt is not None else None
+        if opt is None:
+            break
+    return None
+
+
+def rebase(recorder: Recorder, opt: Any, step: int) -> None:
+    """A trainer resumed at ``step`` (its global step, restored from a checkpoint after the optimizer was
+    built and its state loaded): the optimizer's steps count on from there, and its settings' rows with
+    them, the values in effect now included."""
+    state = _state_of(opt)
+    if state is None or state.offset == step - state.steps:
+        return
+    state.offset = step - state.steps
+    for name in state.unused_rows:
+        recorder.move_unused_row(name, state.offset + state.steps + 1)
+
+
+def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt: Any, settings: dict) -> None:
+    state = _state_of(opt)
     _schedulers[scheduler] = recorder.used_entity(recorder.numbered("scheduler"), {
         "prov:type": QName("prov4ml:LRScheduler"), "class": cls,
         "optimizer": QName(state.ident) if state else None,

@@ -157,7 +157,7 @@ def _callback_class(base: type) -> type:
 
         @guarded(NAME)
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            _emit("hf_optimizers", kwargs.get("optimizer"), kwargs.get("lr_scheduler"))
+            _emit("hf_optimizers", kwargs.get("optimizer"), kwargs.get("lr_scheduler"), state.global_step)
 
         @guarded(NAME)
         def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -250,8 +250,10 @@ def _on_loop(recorder: Recorder, time: float, kind: str, begins: bool, step: int
     _loops.end_loop(recorder, time, step)
 
 
-def _on_optimizers(recorder: Recorder, time: float, optimizer: Any, scheduler: Any) -> None:
+def _on_optimizers(recorder: Recorder, time: float, optimizer: Any, scheduler: Any, step: int) -> None:
+    """Training begins, after a checkpoint (if any) restored the global step: the optimizer counts from it."""
     _loops.link_optimizers(recorder, [optimizer], [scheduler])
+    torch_optim.rebase(recorder, optimizer, step)
 
 
 def _on_epoch(recorder: Recorder, time: float, begins: bool, step: int, epoch: float | None, loader: Any) -> None:
