@@ -92,7 +92,8 @@ def main():
     else:
         trainer.train(resume_from_checkpoint=args.resume)
         trainer.save_model(os.path.join(args.out, "final"))
-        trainer.predict(data["validation"])  # logs nothing: not an epoch, no eval_loss row
+        predicted = trainer.predict(data["validation"])  # logs nothing: not an epoch, no eval_loss row
+        print("predict", json.dumps(predicted.metrics))
     if args.log_history:
         with open(args.log_history, "w") as handle:
             json.dump(trainer.state.log_history, handle, indent=1)

@@ -1,8 +1,8 @@
 """The agent's life in one process: start a run, hook every exit path, finish within a bounded time.
 
 Started by the bootstrap once it knows the agent is wanted. Exit paths: normal exit and ``sys.exit``
-(atexit), an uncaught exception (excepthook, then atexit), SIGTERM (a chained handler that writes the
-document then lets the signal end the process exactly as it would have), fork (the child drops the run),
+(atexit), an uncaught exception (excepthook, then atexit), SIGTERM and SIGHUP left at their default (a
+handler that writes the document then lets the signal end the process exactly as it would have), fork (the child drops the run),
 a multiprocessing child's end (its finalizer: such children leave by ``os._exit``).
 SIGKILL, ``os._exit`` and aborts leave the journal, which ``prov4ml recover`` turns into a document.
 
@@ -191,8 +191,10 @@ class Agent:
         sys.excepthook = self._excepthook
         self._original_exit = sys.exit
         sys.exit = self._exit
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, self._on_sigterm)
+        if threading.current_thread() is threading.main_thread():
+            for number in _ENDING_SIGNALS:
+                if signal.getsignal(number) == signal.SIG_DFL:
+                    signal.signal(number, self._on_ending_signal)
         os.register_at_fork(after_in_child=self._after_fork_in_child)
         if roles.multiprocessing_target_running():
             from multiprocessing import util
@@ -242,20 +244,21 @@ class Agent:
             self._record_exception(kind, value, tb)
         self.finish()
 
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        """Stand in for the default disposition: write the document, then end by SIGTERM as it would.
+    def _on_ending_signal(self, signum: int, frame: Any) -> None:
+        """Stand in for the default disposition (SIGTERM from a scheduler, SIGHUP from a closed terminal):
+        write the document, then end by the signal as it would.
 
         Called by a handler installed after ours (frameworks such as Lightning call "the previous handler"
         and carry on, to checkpoint and requeue), it does nothing: without the agent there would have been
         no previous handler to call, and ending the job here would take that decision away from them."""
-        if signal.getsignal(signal.SIGTERM) != self._on_sigterm:
+        if signal.getsignal(signum) != self._on_ending_signal:
             return
         if os.getpid() == self.pid and self.collector is not None:
-            self.outcome = {"exit": -signal.SIGTERM, "status": "terminated", "signal": "SIGTERM"}
+            self.outcome = {"exit": -signum, "status": "terminated", "signal": signal.Signals(signum).name}
             self.finish()
             self.collector.written.wait(self.config.exit_timeout)  # type: ignore[attr-defined]  (if atexit began it)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     def _after_fork_while_waiting(self) -> None:
         """A child forked before the run opened (by the forkserver, say) may train itself: it waits afresh."""
@@ -268,8 +271,9 @@ class Agent:
         """A forked child (a DataLoader worker) has no run: drop the inherited buffer and exit hooks."""
         self.finished = True
         self.buffer.reset_after_fork()
-        if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for number in _ENDING_SIGNALS:
+            if signal.getsignal(number) == self._on_ending_signal:
+                signal.signal(number, signal.SIG_DFL)
 
     def finish(self) -> None:
         """Bounded final flush: never blocks exit for more than PROV4ML_EXIT_TIMEOUT seconds."""
@@ -470,6 +474,11 @@ class _HeldBuffer(Buffer):
 
         return held_emit, held_emit_hot
 
+
+# Signals whose default ends the process: handled (while left at their default) to write the document first.
+# Not SIGUSR1/2, though SLURM's --signal sends them: Lightning sets up its requeue on SIGUSR1 only when no
+# handler is there, so one of ours would take its requeue away.
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 class _Parent(NamedTuple):
     """The nearest recorded process above this one, as it exported itself (Agent._export_as_parent)."""

@@ -377,11 +377,11 @@ class Recorder:
         self.doc.entity(ident, {"prov:type": QName(kind), **described, **(attributes or {})})
         return ident
 
-    def files_entity(self, paths: list[str], kind: str, attributes: Mapping[str, Any]) -> str:
+    def files_entity(self, paths: list[str], kind: str, attributes: Mapping[str, Any], max_files: int = 10000) -> str:
         """Many files (a dataset's list of paths) as one entity, by the manifest of their names below the
         folder they share and their hashes: the same files copied elsewhere are the same content."""
         shared = os.path.commonpath([os.path.dirname(path) for path in paths])
-        digest = self.hasher.manifest(paths[0], ((os.path.relpath(path, shared), path) for path in paths))
+        digest = self.hasher.manifest(paths[0], ((os.path.relpath(path, shared), path) for path in paths), max_files)
         ident = self._file_id(digest)
         self.doc.entity(ident, {"prov:type": QName(kind), "files": len(paths), **_digest_attributes(digest),
                                 **attributes})

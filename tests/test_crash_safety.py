@@ -15,6 +15,8 @@ import resource
 import signal
 import time
 
+import pytest
+
 from helpers import Job, attr, load_valid, prov4ml, records_of_type, start_script
 
 SCRIPT = "crash_train.py"
@@ -116,6 +118,19 @@ def test_sigterm_keeps_each_jobs_behaviour_and_writes_the_document_within_5_s(tm
         run = load_valid(os.path.join(folder_of(str(tmp_path / style)), "prov.json"))["activity"]["run:run"]
         assert (attr(run, "status"), attr(run, "exit")) == (status, code), style
         assert attr(run, "stepsTotal") >= 21
+
+
+@pytest.mark.parametrize("number", [signal.SIGHUP])
+def test_other_signals_that_end_a_job_leave_the_document_too(tmp_path, number):
+    """A closed terminal's SIGHUP, left at its default: the job ends by the signal as it would, with its
+    document written first. (SIGUSR1 is left alone: see agent._ENDING_SIGNALS.)"""
+    job = start_script(SCRIPT, root=str(tmp_path))
+    job.wait_for("step 20 ")
+    job.process.send_signal(number)
+    assert job.finish() == -number
+    run = load_valid(os.path.join(folder_of(str(tmp_path)), "prov.json"))["activity"]["run:run"]
+    assert (attr(run, "status"), attr(run, "exit"), attr(run, "signal")) == (
+        "terminated", -number, signal.Signals(number).name)
 
 
 def test_os_exit_and_abort_are_recovered_from_the_journal(tmp_path):

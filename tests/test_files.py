@@ -86,3 +86,39 @@ def test_a_dataset_naming_a_folder_and_a_file_has_both_by_content(tmp_path):
     sources = {attributes["prov4ml:attribute"]: attributes["prov:type"]["$"]
                for ident, attributes in recorder.doc.to_dict()["entity"].items() if ident.startswith("sha256:")}
     assert sources == {"root": "prov4ml:DataFiles", "labels": "prov4ml:DataFile"}
+
+
+def test_datasets_name_their_files_as_people_keep_them(tmp_path, monkeypatch):
+    """ImageFolder-style ``samples`` of (path, class), a numpy memmap (nanoGPT's tokens), an open file; a list
+    longer than the agent hashes is one entity that says so."""
+    import numpy
+    import torch
+
+    from prov4ml_auto.integrations import torch_data
+
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(name.encode())
+    tokens = numpy.memmap(tmp_path / "train.bin", dtype=numpy.uint16, mode="w+", shape=(64,))
+    tokens.flush()
+
+    class Kept(torch.utils.data.Dataset):
+        def __init__(self) -> None:
+            self.samples = [(str(tmp_path / name), label) for label, name in enumerate(("a.png", "b.png"))]
+            self.tokens = numpy.memmap(tmp_path / "train.bin", dtype=numpy.uint16, mode="r")
+            self.index = open(tmp_path / "c.png", "rb")
+            self.many = [str(tmp_path / "a.png")] * 3
+
+        def __len__(self) -> int:
+            return 2
+
+    monkeypatch.setattr(torch_data, "_MAX_LISTED_FILES", 2)
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    dataset = Kept()
+    torch_data.describe_dataset(recorder, dataset)
+    dataset.index.close()
+    found = {attributes["prov4ml:attribute"]: attributes for attributes in recorder.doc.to_dict()["entity"].values()
+             if "prov4ml:attribute" in attributes}
+    assert found["samples"]["prov4ml:files"]["$"] == "2" and "prov4ml:sha256" in found["samples"]
+    assert found["tokens"]["prov4ml:path"] == str(tmp_path / "train.bin")
+    assert found["index"]["prov4ml:sha256"] == hashlib.sha256(b"c.png").hexdigest()
+    assert found["many"]["prov4ml:files"]["$"] == "3" and found["many"]["prov4ml:hashStatus"] == "more than 2 files"

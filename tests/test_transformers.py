@@ -72,6 +72,9 @@ def test_epochs_evaluations_and_steps_are_the_trainers_once(trained):
     assert all(attr(e, "trainer") == "transformers" and attr(e, "complete") for e in epochs.values())
     assert [attr(e, "steps") for e in epochs.values()] == [6, 6]
     assert [attr(e, "stage") for e in evaluations.values()] == ["evaluate", "evaluate", "predict"]
+    predicted = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("predict "))[8:])
+    assert attr(list(evaluations.values())[2], "test_loss.last") == pytest.approx(predicted["test_loss"])
+    assert attr(list(evaluations.values())[2], "test_accuracy.last") == predicted["test_accuracy"]
     assert all(attr(e, "trainer") == "transformers" for e in evaluations.values())
     assert attr(document["activity"]["run:run"], "stepsTotal") == 12
     (optimizer,) = records_of_type(document, "entity", "prov4ml:Optimizer").values()
@@ -198,3 +201,18 @@ def test_from_pretrained_folder_files_and_hub_revision(trained, tmp_path):
     (evaluation,) = records_of_type(second, "activity", "prov4ml:Evaluation").values()
     assert attr(evaluation, "trainer") == "transformers"
     assert len(series(loaded, second, "eval_loss")) == 1  # the Trainer's, not one per batch from torch.loss
+
+
+def test_arguments_read_from_a_json_file_are_hyperparameters_and_the_file_an_input(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"hidden_size": 64, "dataset": "squad", "api_token": "tok-Zr41qP"}))
+    run = run_script("hf_arguments.py", str(config), root=str(tmp_path / "runs"))
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    params = {attr(record, "name"): attr(record, "prov:value") for ident, record in document["entity"].items()
+              if ident.startswith("run:param/HfArgumentParser/")}
+    assert params == {**printed, "api_token": "<redacted>"} and printed["hidden_size"] == 64
+    (used,) = [r for r in relations(document, "used", activity="run:run") if attr(r, "path") == str(config)]
+    assert used["prov:entity"] == "sha256:" + sha256(config)
+    assert attr(document["entity"][used["prov:entity"]], "prov:type") == "prov4ml:ConfigFile"

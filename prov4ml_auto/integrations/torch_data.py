@@ -15,6 +15,7 @@ a pass before its epoch hooks fire, and HF evaluates with grad enabled.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from types import ModuleType
@@ -34,7 +35,7 @@ _patches = Patches()
 _emit: Any = None
 _grad_enabled: Any = None
 _MAX_ATTRIBUTES = 64
-_MAX_LISTED_FILES = 1000
+_MAX_LISTED_FILES = 10000  # beyond, the list is one entity "more than 10000 files", unhashed
 _WRAPPER_ATTRIBUTES = ("dataset", "datasets", "base_dataset", "data_source")
 
 
@@ -241,9 +242,12 @@ def _sources(recorder: Recorder, dataset: Any) -> list[str]:
         elif isinstance(value, (str, os.PathLike)) and _exists(path := _resolved(recorder, value)):
             kind = "prov4ml:DataFiles" if os.path.isdir(path) else "prov4ml:DataFile"
             found.append(recorder.file_entity(path, kind, {"attribute": name}))
-        elif _is_path_list(value) and _exists(_resolved(recorder, value[0])):
-            paths = [_resolved(recorder, path) for path in value]
-            found.append(recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": name}))
+        elif (listed := _listed_paths(value)) and _exists(_resolved(recorder, listed[0])):
+            paths = [_resolved(recorder, path) for path in listed[:_MAX_LISTED_FILES + 1]]
+            found.append(recorder.files_entity(paths, "prov4ml:DataFiles", {"attribute": name, "files": len(listed)},
+                                               _MAX_LISTED_FILES))
+        elif (backing := _backing_file(value)) and _exists(path := _resolved(recorder, backing)):
+            found.append(recorder.file_entity(path, "prov4ml:DataFile", {"attribute": name}))
         elif isinstance(value, torch.Tensor):
             found.append(_tensor(recorder, name, value))
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value[:8]):
@@ -279,9 +283,26 @@ def _exists(value: Any) -> bool:
         return False
 
 
-def _is_path_list(value: Any) -> bool:
-    return (isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_LISTED_FILES
-            and all(isinstance(v, (str, os.PathLike)) for v in value[:8]))
+def _listed_paths(value: Any) -> list | None:
+    """A list of paths, or of samples that start with one (ImageFolder's ``samples``: (path, class))."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    if all(isinstance(item, (str, os.PathLike)) for item in value[:8]):
+        return list(value)
+    if all(isinstance(item, (tuple, list)) and item and isinstance(item[0], (str, os.PathLike)) for item in value[:8]):
+        return [item[0] for item in value]
+    return None
+
+
+def _backing_file(value: Any) -> str | None:
+    """The file behind an object read from it: a numpy memmap (nanoGPT's data), an h5py File, an open file."""
+    try:
+        name = getattr(value, "filename", None)
+        if name is None and isinstance(value, io.IOBase):
+            name = getattr(value, "name", None)
+    except Exception:  # a hostile attribute
+        return None
+    return os.fspath(name) if isinstance(name, (str, os.PathLike)) else None
 
 
 def _resolved(recorder: Recorder, path: Any) -> str:

@@ -23,6 +23,7 @@ cache.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -57,6 +58,7 @@ def patch(transformers: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit, _emit_hot
     _emit, _emit_hot = emit, emit_hot
     when_imported("transformers.trainer", guarded(NAME)(_patch_trainer))
+    when_imported("transformers.hf_argparser", guarded(NAME)(_patch_argument_parser))
     for module_name, class_name in _PRETRAINED_CLASSES:
         when_imported(module_name, guarded(NAME)(functools.partial(_patch_pretrained, class_name=class_name)))
 
@@ -81,6 +83,17 @@ def _patch_trainer(module: ModuleType) -> None:
     _patches.wrap(module.Trainer, "get_test_dataloader", after(_test_loader))
 
 
+def _patch_argument_parser(module: ModuleType) -> None:
+    """HfArgumentParser reads its dataclasses from the command line through argparse (recorded there), or
+    from a JSON or YAML file or a dict, which argparse never sees."""
+    if _emit is None:
+        return
+    parser = module.HfArgumentParser
+    _patches.wrap(parser, "parse_dict", outermost(_parsed_dict))
+    for reader in ("parse_json_file", "parse_yaml_file"):
+        _patches.wrap(parser, reader, after(_configuration_file))
+
+
 def _patch_pretrained(module: ModuleType, class_name: str) -> None:
     if _emit is not None:
         _patches.wrap(getattr(module, class_name), "from_pretrained", _from_pretrained)
@@ -98,6 +111,20 @@ def _after_init(trainer: Any) -> None:
     trainer.add_callback(callback())
     _emit("hyperparameters", "transformers.TrainingArguments", trainer.args.to_dict())
     _emit("hf_trainer", trainer, trainer.model, trainer.train_dataset, trainer.eval_dataset)
+
+
+@guarded(NAME)
+def _parsed_dict(parser: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    """Every field of the dataclasses it filled, as hyperparameters (TrainingArguments' too, as argparse's)."""
+    values = {field.name: getattr(instance, field.name) for instance in result if dataclasses.is_dataclass(instance)
+              for field in dataclasses.fields(instance)}
+    _emit("hyperparameters", "HfArgumentParser", values)
+
+
+@guarded(NAME)
+def _configuration_file(parser: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    path = os.path.abspath(os.fspath(args[0] if args else next(iter(kwargs.values()))))
+    _emit("hf_configuration_file", path)
 
 
 @guarded(NAME)
@@ -126,10 +153,19 @@ def _loop(kind: str) -> Wrapper:
             _resumed(instance, args, kwargs)
         _loop_event(kind, True, instance)
         try:
-            return wrapped(*args, **kwargs)
+            result = wrapped(*args, **kwargs)
+            if kind == "predict":
+                _predicted(instance, result)
+            return result
         finally:
             _loop_event(kind, False, instance)
     return wrapper
+
+
+@guarded(NAME)
+def _predicted(trainer: Any, output: Any) -> None:
+    """``predict`` logs nothing: the metrics it returns (``test_loss``, a ``compute_metrics``'s) are its."""
+    _emit("hf_log", dict(output.metrics or {}), trainer.state.global_step)
 
 
 @guarded(NAME)
@@ -360,6 +396,10 @@ def _cached_commit(repo: str, revision: str | None, cache_dir: str | None) -> st
     return None
 
 
+def _on_configuration_file(recorder: Recorder, time: float, path: str) -> None:
+    recorder.file_read(path, "prov4ml:ConfigFile", time, None)
+
+
 HANDLERS = {
     "hf_trainer": _on_trainer,
     "hf_loop": _on_loop,
@@ -371,4 +411,5 @@ HANDLERS = {
     "hf_save": _on_save,
     "hf_best": _on_best,
     "hf_pretrained": _on_pretrained,
+    "hf_configuration_file": _on_configuration_file,
 }
