@@ -248,6 +248,8 @@ class Recorder:
         Called again while the loop runs, it adds folders."""
         self.trainer = name
         self.trainer_folders += tuple(os.path.join(os.path.abspath(folder), "") for folder in folders)
+        self._end_tail()  # the trainer's steps are no tail of a plain loop's pass before it
+        self._ended = None
 
     def release_trainer(self) -> None:
         """The trainer's loop is over: what is saved from now on (the final model) is the run's, not its last

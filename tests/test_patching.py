@@ -211,6 +211,22 @@ def test_a_pass_begun_under_an_abandoned_iterators_id_ends_that_pass(monkeypatch
     assert activities["run:evaluation/0"]["prov:endTime"] == format_time(3.0)
 
 
+def test_a_trainers_steps_are_no_tail_of_the_plain_pass_before_it(tmp_path):
+    """Steps after a pass ended are its tail (a loader reading ahead), unless a trainer's loop took over."""
+    recorder = _recorder(tmp_path)
+    recorder.begin_pass("plain", 1.0, True, {}, ())
+    recorder.training_seen(1.5)
+    recorder.global_step = 1
+    recorder.end_pass("plain", 2.0, True, {"complete": True})
+    recorder.claim_trainer("transformers")
+    recorder.training_seen(3.0)
+    recorder.global_step = 5
+    recorder.release_trainer()
+    recorder.end_all_phases(4.0)
+    epoch = recorder.doc.records("activity")["run:epoch/0"]
+    assert (epoch["prov4ml:steps"], epoch["prov:endTime"]) == (typed(1), format_time(2.0))
+
+
 def test_a_loader_is_described_by_the_sampler_that_orders_its_samples(tmp_path):
     """A resumed Hugging Face epoch iterates a loader whose batch sampler is accelerate's SkipBatchSampler
     around the real one: the loader's own sampler is a SequentialSampler it never uses."""
