@@ -2,8 +2,8 @@
 
 Started by the bootstrap once it knows the agent is wanted. Exit paths: normal exit and ``sys.exit``
 (atexit), an uncaught exception (excepthook, then atexit), SIGTERM and SIGHUP left at their default (a
-handler that writes the document then lets the signal end the process exactly as it would have), fork (the child drops the run),
-a multiprocessing child's end (its finalizer: such children leave by ``os._exit``).
+handler that writes the document then lets the signal end the process exactly as it would have), fork (the
+child drops the run), a multiprocessing child's end (its finalizer: such children leave by ``os._exit``).
 SIGKILL, ``os._exit`` and aborts leave the journal, which ``prov4ml recover`` turns into a document.
 
 A process started by multiprocessing or by a recorded process (roles.SPAWNED) is recorded lazily: it is

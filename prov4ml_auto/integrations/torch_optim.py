@@ -377,8 +377,7 @@ def _record_setting(recorder: Recorder, state: _OptimizerState, name: str, value
 
 
 def _settle_rows(recorder: Recorder, state: _OptimizerState) -> None:
-    """After a run of steps: the rows those steps used are written (in their epoch, which a run of step
-    events never leaves)."""
+    """At a step of this optimizer: the rows it is the first to use are written, in its epoch."""
     step = state.offset + state.steps
     state.unused_rows = {name for name in state.unused_rows if recorder.settle_setting(name, step)}
 
