@@ -1,9 +1,11 @@
 """Passes as scripts often begin them: a peek at one batch to size a lazy layer; tqdm.auto's bars (which call
 iter() on the loader once more, for async use); the PyTorch tutorial's train/val loop, which switches grad
 inside each phase's batch loop with torch.set_grad_enabled; and a loop that validates every few steps from
-its step 0, before the pass's first training step. The last stdout line is JSON: what the script ran."""
+its step 0, before the pass's first training step; that loop runs on one torch thread, set late. The last
+stdout line is JSON: what the script ran."""
 
 import json
+import time
 
 import torch
 from torch import nn
@@ -46,6 +48,8 @@ for epoch in range(2):
         if phase == "val":
             val_means.append(sum(losses) / len(losses))
 
+time.sleep(0.5)  # a while into the job, the collector has read torch's settings on its own thread
+torch.set_num_threads(1)  # on this (the training) thread: in torch, a thread's own setting
 step = 0
 for epoch in range(2):
     for inputs, targets in loaders["train"]:

@@ -279,3 +279,24 @@ def test_a_failing_probe_stops_recording_with_one_statement(tmp_path):
     assert recording.watch(None, time.time(), False) == {}  # type: ignore[arg-type]
     environment = recorder.doc.get("entity", "run:environment")
     assert environment["prov4ml:systemMetrics"] == "stopped: OSError: psutil lost /proc"
+
+
+def test_a_module_not_found_at_first_is_looked_for_again(tmp_path, monkeypatch):
+    """Started from a .pth file, the agent may look for psutil before site has put it on sys.path."""
+    from prov4ml_auto.system import recording as module
+
+    recording, recorder = _recording(tmp_path)
+    found = module._Probes
+    tries = []
+
+    def late(estimate: bool):
+        tries.append(estimate)
+        if len(tries) < 3:
+            raise ModuleNotFoundError("No module named 'psutil'")
+        return found(estimate)
+
+    monkeypatch.setattr(module, "_Probes", late)
+    for _ in range(3):
+        recording.tick(recorder, time.time(), False)
+    assert recording.probes is not None and not recording.stopped and len(tries) == 3
+    assert "prov4ml:systemMetrics" not in recorder.doc.get("entity", "run:environment")

@@ -240,7 +240,9 @@ def test_a_pass_is_what_happens_in_it(tmp_path):
     run = run_script("pass_shapes.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
     assert run.returncode == 0, run.stderr
     printed = json.loads(run.stdout.splitlines()[-1])
-    activities = run.document()["activity"]
+    document = run.document()
+    activities = document["activity"]
+    assert attr(document["entity"]["run:environment"], "torchThreads") == 1  # as the script set it
     epochs = sorted(key for key in activities if key.startswith("run:epoch/"))
     evaluations = sorted(key for key in activities if key.startswith("run:evaluation/"))
     assert len(epochs) == printed["epochs"] and len(evaluations) == len(printed["val_means"])

@@ -34,14 +34,15 @@ SUPPORTED = {"torch": ("2.0", "3")}
 _patches = Patches()
 _emit: Any = None
 _grad_enabled: Any = None
+_threads: Any = None  # torch.get_num_threads: the calling thread's own setting, so read on the training thread
 _MAX_ATTRIBUTES = 64
 _MAX_LISTED_FILES = 10000  # beyond, the list is one entity "more than 10000 files", unhashed
 _WRAPPER_ATTRIBUTES = ("dataset", "datasets", "base_dataset", "data_source")
 
 
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
-    global _emit, _grad_enabled
-    _emit, _grad_enabled = emit, torch.is_grad_enabled
+    global _emit, _grad_enabled, _threads
+    _emit, _grad_enabled, _threads = emit, torch.is_grad_enabled, torch.get_num_threads
     from torch.utils.data import dataloader
 
     _patches.wrap(dataloader.DataLoader, "__iter__", after(_loader_iter))
@@ -55,7 +56,7 @@ def unpatch() -> None:
 # --- training thread ---------------------------------------------------------------------------------
 @guarded(NAME)
 def _loader_iter(loader: Any, args: tuple, kwargs: dict, iterator: Any) -> None:
-    _emit("pass_begin", loader, id(iterator), _grad_enabled(), os.getcwd())
+    _emit("pass_begin", loader, id(iterator), _grad_enabled(), os.getcwd(), _threads())
 
 
 def _iterator_next(original: Any) -> Any:
@@ -93,8 +94,10 @@ class _Pass:
         self.samples = samples
 
 
-def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool, cwd: str) -> None:
+def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool, cwd: str,
+                   threads: int) -> None:
     recorder.cwd = cwd
+    recorder.environment({"torchThreads": threads})  # as the training thread has it (set after import, often)
     for key, previous in list(_open.items()):
         # A new pass over a loader abandons its unfinished one. So does a new iterator with the id of an
         # abandoned one that is gone (zip() over two loaders, left by a break: the shorter one's iterator

@@ -63,7 +63,7 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
     _patches.replace(lr_scheduler.LRScheduler, "step", _scheduler_step)
     _hook_handles.append(optimizer.register_optimizer_step_post_hook(_after_step))
     collector.periodic.append(_report_steps)
-    emit("framework")
+    emit("framework", torch.get_num_threads())
 
 
 def unpatch() -> None:
@@ -237,18 +237,19 @@ def entity_id(obj: Any) -> str | None:
     return state.ident if state is not None else _schedulers.get(obj)
 
 
-def _on_framework(recorder: Recorder, time: float) -> None:
-    recorder.environment(_torch_facts())
+def _on_framework(recorder: Recorder, time: float, threads: int) -> None:
+    """torch imported; its thread count is the importing thread's (a thread's own setting: torch.data reads
+    it again as each pass begins)."""
+    recorder.environment({**_torch_facts(), "torchThreads": threads})
 
 
 def _torch_facts() -> dict[str, Any]:
-    """torch's build and the settings a run sets before it trains (threads, deterministic algorithms, the GPUs
-    once CUDA is up): read when torch is imported, and again at the first training step (``_on_steps``)."""
+    """torch's build and the settings a run sets before it trains (deterministic algorithms, the GPUs once
+    CUDA is up): read when torch is imported, and again at the first training step (``_on_steps``)."""
     torch = sys.modules["torch"]
     facts: dict[str, Any] = {
         "torch": torch.__version__,
         "torchCuda": torch.version.cuda or "none (CPU build)",
-        "torchThreads": torch.get_num_threads(),
         "torchDeterministic": torch.are_deterministic_algorithms_enabled(),
     }
     if torch.cuda.is_initialized():

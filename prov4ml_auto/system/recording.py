@@ -35,6 +35,7 @@ Reading = dict[str, float]
 _MIN_RATE_SECONDS = 0.1  # CPU times tick every 10 ms: a shorter window gives no meaningful percentage
 _UPKEEP_SECONDS = 60.0  # counters are read at least this often, so that no RAPL wraparound is missed
 _KEPT_READINGS = 16  # a drain adds at most one boundary reading: the few latest bracket every queued event
+_IMPORT_TRIES = 25  # passes (a few seconds) that a module not found yet may still appear
 
 # Series computed from two readings: name -> (counter, denominator counter or None for seconds, scale).
 _RATES: dict[str, tuple[str, str | None, float]] = {
@@ -153,6 +154,7 @@ class SystemRecording:
         self.windows: dict[str, _Window] = {}
         self.energy_method = ""
         self.stopped = False
+        self.import_tries = 0
 
     # --- collector task and phase watcher ------------------------------------------------------------
     def tick(self, recorder: Recorder, now: float, final: bool) -> None:
@@ -162,7 +164,7 @@ class SystemRecording:
         try:
             self._tick(now, final)
         except Exception as exc:
-            self._stop(exc)
+            self._failed(exc, final)
 
     def watch(self, phase: Phase, time: float, ending: bool) -> dict[str, Any]:
         """Open a window when a phase begins; its summary when it ends."""
@@ -171,7 +173,7 @@ class SystemRecording:
         try:
             return self._watch(phase.ident, time, ending)
         except Exception as exc:
-            self._stop(exc)
+            self._failed(exc, False)
             return {}
 
     def _tick(self, now: float, final: bool) -> None:
@@ -250,8 +252,17 @@ class SystemRecording:
         return {**window.summary(end), **{_camel(key): value for key, value in energy.items()},
                 "energyMethod": self.energy_method}
 
+    def _failed(self, exc: Exception, final: bool) -> None:
+        """A probe that failed once would fail at every pass: say so once, in the document, and stop. Except
+        a module not found yet, for a few seconds: started from a .pth file, the agent may look for psutil
+        before site's later .pth files or directories have put it on sys.path (prov4ml-auto installed with
+        ``pip install --user``, psutil in the system's site-packages)."""
+        if isinstance(exc, ImportError) and self.probes is None and not final and self.import_tries < _IMPORT_TRIES:
+            self.import_tries += 1
+            return
+        self._stop(exc)
+
     def _stop(self, exc: Exception) -> None:
-        """A probe that failed once would fail at every pass: say so once, in the document, and stop."""
         self.stopped = True
         faults.caught("system", exc, reraise=False)
         self.recorder.environment({"systemMetrics": f"stopped: {type(exc).__name__}: {exc}"[:500]})
