@@ -16,7 +16,8 @@ from prov4ml_auto.document import bounded_repr
 
 REDACTED = "<redacted>"
 _SECRET_PARTS = ("passw", "pwd", "secret", "credential", "apikey", "privatekey", "accesskey", "cookie")
-_SECRET_LAST_WORDS = frozenset({"key", "token", "auth", "authorization", "session", "pass", "passphrase"})
+# signature: presigned URLs (S3's X-Amz-Signature)
+_SECRET_LAST_WORDS = frozenset({"key", "token", "auth", "authorization", "session", "pass", "passphrase", "signature"})
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # The look-behinds start a match only at the start of a word: linear time on megabyte-long arguments.
 _URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]*@")
@@ -26,7 +27,8 @@ _ASSIGNMENT = re.compile(
 )
 _SECRET_VALUE = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w\-]{20,}|hf_[A-Za-z0-9]{20,}"
-    r"|sk-[\w\-]{20,}|xox[abprs]-[\w\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[\w\-]{10,}\.[\w\-]{10,}\.[\w\-]{10,})"
+    r"|sk-[\w\-]{20,}|xox[abprs]-[\w\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[\w\-]{10,}\.[\w\-]{10,}\.[\w\-]{10,}"
+    r"|(?<=hooks\.slack\.com/services/)[\w/]+)"
     r"|(?i:bearer)\s+[\w\-.~+/]{8,}=*"
 )
 _MAX_DEPTH = 8

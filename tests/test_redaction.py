@@ -48,6 +48,8 @@ def test_names_that_only_contain_a_secret_word_are_kept(name):
     ("Namespace(lr=0.1, api_key='abc123xyz', epochs=3)", "abc123xyz"),
     ('{"password": "abc123xyz"}', "abc123xyz"),
     ("password = hunter2", "hunter2"),
+    ("s3://bucket/train.bin?X-Amz-Signature=f00dfeed42&X-Amz-Date=20261128", "f00dfeed42"),
+    ("https://hooks.slack.com/services/T0001/B0002/Xy7hookSecret", "Xy7hookSecret"),
 ])
 def test_secrets_in_text_are_hidden(text, secret):
     redacted = redact_text(text)
