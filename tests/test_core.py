@@ -285,6 +285,8 @@ def test_a_misspelt_integration_is_named_once():
                            env={**os.environ, "PROV4ML_DISABLE": "torch.optm,seeds"})
     assert shown.returncode == 0 and "Traceback" not in shown.stdout + shown.stderr
     assert "ignoring PROV4ML_DISABLE='torch.optm,seeds' (unknown integration torch.optm;" in shown.stdout
+    (warning,) = config.Config({"PROV4ML_FAULT_INJECT": "torch.lss"}).warnings  # the test switch, likewise
+    assert "ignoring PROV4ML_FAULT_INJECT='torch.lss' (unknown integration torch.lss;" in warning
 
 
 def test_a_log_file_the_script_made_its_stderr_is_left_as_it_would_be(tmp_path):
