@@ -280,6 +280,8 @@ class Agent:
         if self.finished or os.getpid() != self.pid or self.collector is None:
             return
         self.finished = True
+        if not self.outcome and _script_never_opened():
+            self.outcome = {"exit": 2, "status": "failed", "exceptionMessage": f"can't open file {sys.argv[0]!r}"}
         outcome = {"exit": 0, "status": "finished", **self.outcome}
         if outcome["status"] == "finished" and outcome["exit"] != 0:
             outcome["status"] = "failed"
@@ -301,6 +303,13 @@ class Agent:
         else:
             problems = f"; {faults.total()} agent errors: {faults.summary()}" if faults.total() else ""
             warn(f"prov4ml: wrote {self.document_path}{problems}")
+
+
+def _script_never_opened() -> bool:
+    """``python nosuch.py``: Python says it cannot open the file and exits with 2, which no hook sees."""
+    first = sys.argv[0] if sys.argv else ""
+    return (first not in ("", "-c", "-m") and not os.path.exists(first)
+            and getattr(sys.modules.get("__main__"), "__file__", None) is None)
 
 
 def _exit_code(status: Any) -> int:

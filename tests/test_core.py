@@ -164,6 +164,13 @@ def test_an_uncaught_keyboard_interrupt_ends_by_sigint_and_is_recorded_so(tmp_pa
     assert (attr(activity, "exit"), attr(activity, "status"), attr(activity, "signal")) == (-2, "interrupted", "SIGINT")
 
 
+def test_a_script_that_does_not_exist_is_a_failure(tmp_path):
+    run = run_script(str(tmp_path / "nosuch.py"), root=str(tmp_path / "runs"))
+    assert run.returncode == 2 and "can't open file" in run.stderr
+    activity = run.document()["activity"]["run:run"]
+    assert (attr(activity, "exit"), attr(activity, "status")) == (2, "failed")
+
+
 def test_an_exit_that_answers_a_keyboard_interrupt_is_an_interruption(tmp_path):
     run = run_script("exits.py", "exit-on-interrupt", root=str(tmp_path / "runs"))
     assert run.returncode == 1 and run.stdout == "shutting down\n"
