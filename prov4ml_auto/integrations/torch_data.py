@@ -83,6 +83,7 @@ def _iterator_next(original: Any) -> Any:
 _loaders: IdentityMap[tuple[str, str]] = IdentityMap()
 _open: dict[int, "_Pass"] = {}  # id(iterator) -> pass
 _datasets: dict[tuple, tuple[Any, str]] = {}  # identity -> (dataset, entity id); datasets may not allow weakrefs
+_threads_recorded: list[int] = []  # the training thread's torch thread count as last recorded
 
 
 class _Pass:
@@ -97,7 +98,9 @@ class _Pass:
 def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool, cwd: str,
                    threads: int) -> None:
     recorder.cwd = cwd
-    recorder.environment({"torchThreads": threads})  # as the training thread has it (set after import, often)
+    if _threads_recorded != [threads]:  # as the training thread has it (set after import, often); on a change only
+        _threads_recorded[:] = [threads]
+        recorder.environment({"torchThreads": threads})
     for key, previous in list(_open.items()):
         # A new pass over a loader abandons its unfinished one. So does a new iterator with the id of an
         # abandoned one that is gone (zip() over two loaders, left by a break: the shorter one's iterator
