@@ -34,4 +34,5 @@ torch.optim.lr_scheduler.ReduceLROnPlateau(other, mode="min", factor=0.5, patien
 torch.optim.lr_scheduler.SequentialLR(other, [torch.optim.lr_scheduler.ConstantLR(other, factor=0.5, total_iters=3),
                                               torch.optim.lr_scheduler.ExponentialLR(other, gamma=0.9)], milestones=[3])
 torch.optim.swa_utils.SWALR(other, swa_lr=0.001, anneal_strategy="cos")
+torch.optim.lr_scheduler.LambdaLR(other, lambda step: 0.5 ** step)  # its setting is a function
 print(json.dumps({"constructed": constructed, "used": used + [left]}))

@@ -101,10 +101,14 @@ def typed(value: Any) -> Any:
     return bounded_repr(value)
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # default reprs: "<function <lambda> at 0x7f...>"
+
+
 def bounded_repr(value: Any, limit: int = 1000) -> str:
-    """repr() that survives hostile objects and never grows a document without bound."""
+    """repr() that survives hostile objects and never grows a document without bound. Memory addresses are
+    left out: they differ from run to run and would make equal settings look changed."""
     try:
-        text = utf8_text(value if isinstance(value, str) else repr(value))
+        text = utf8_text(value if isinstance(value, str) else _ADDRESS.sub("", repr(value)))
     except Exception as exc:  # a user's __repr__ may raise
         text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
     return text if len(text) <= limit else text[:limit] + "..."

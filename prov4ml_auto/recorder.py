@@ -69,6 +69,7 @@ class Recorder:
         self._unused_rows: dict[str, tuple[int, float, float]] = {}  # setting -> (step, value, time) no step used yet
         self.counters: dict[str, int] = {}
         self._known_files: dict[tuple, str] = {}
+        self._hashed: dict[tuple, str] = {}  # (path, (size, mtime_ns)) -> the content's entity, once hashed
         self._generated: set[str] = set()
         self.phase_watchers: list[PhaseWatcher] = []  # (phase, time, ending) -> extra attributes
         self.trainer: str | None = None  # the trainer integration whose loop is running (see claim_trainer)
@@ -154,6 +155,13 @@ class Recorder:
         summary.update(self._watch(phase, time, ending=True))
         self.doc.activity(phase.ident, summary, end=time)
 
+    def reopen_phase(self, key: Any, phase: Phase) -> None:
+        """A phase that has ended takes values again until ``end_phase``, which brings its summary and its end
+        up to date: a trainer logs an epoch's values after its epoch-end hook."""
+        self._summarise()
+        phase.closed = False
+        self.phases[key] = phase
+
     def _watch(self, phase: Phase, time: float, ending: bool) -> dict[str, Any]:
         """Attributes that watchers (system metrics, energy) add when a phase begins or ends."""
         extra: dict[str, Any] = {}
@@ -195,9 +203,7 @@ class Recorder:
         if self._ended is not None and self._ended[1].kind == kind and not self.pending:
             key, phase, attributes = self._ended
             self._ended = None
-            self._summarise()
-            phase.closed = False
-            self.phases[key] = phase
+            self.reopen_phase(key, phase)
             self._tail = (key, attributes)
 
     def _end_tail(self) -> None:
@@ -371,22 +377,32 @@ class Recorder:
         run writes and the next run loads carry the same id (lineage with no registry). The same bytes under
         another name (``last.ckpt`` beside the best checkpoint, a copy loaded later) keep the first path
         recorded; a load names its own path on its ``used`` relation."""
+        known = self._hashed.get((path, tuple(stat_key))) if stat_key is not None else None
+        if known is not None:  # written, then read back (or read again) unchanged, perhaps deleted since
+            self.doc.entity(known, attributes)
+            return known
         digest = self.hasher.folder(path) if os.path.isdir(path) else self.hasher.file(path, stat_key)
-        ident = self._file_id(digest)
-        described = _digest_attributes(digest)
-        if self.doc.has("entity", ident):
-            del described["path"]
-        self.doc.entity(ident, {"prov:type": QName(kind), **described, **(attributes or {})})
+        ident = self._content_entity(digest, kind, attributes or {})
+        if digest.sha256 is not None and stat_key is not None:
+            self._hashed[(path, tuple(stat_key))] = ident
         return ident
 
     def files_entity(self, paths: list[str], kind: str, attributes: Mapping[str, Any], max_files: int = 10000) -> str:
         """Many files (a dataset's list of paths) as one entity, by the manifest of their names below the
         folder they share and their hashes: the same files copied elsewhere are the same content."""
         shared = os.path.commonpath([os.path.dirname(path) for path in paths])
-        digest = self.hasher.manifest(paths[0], ((os.path.relpath(path, shared), path) for path in paths), max_files)
+        names = [os.path.relpath(path, shared) for path in paths]
+        digest = self.hasher.manifest(shared, zip(names, paths), max_files)
+        return self._content_entity(digest, kind, {"files": len(paths), "names": _listed(names), **attributes})
+
+    def _content_entity(self, digest: FileDigest, kind: str, attributes: Mapping[str, Any]) -> str:
+        """The entity of hashed content; one seen before keeps the path (and names) it was first seen under."""
         ident = self._file_id(digest)
-        self.doc.entity(ident, {"prov:type": QName(kind), "files": len(paths), **_digest_attributes(digest),
-                                **attributes})
+        described = {"prov:type": QName(kind), **_digest_attributes(digest), **attributes}
+        if self.doc.has("entity", ident):
+            del described["path"]
+            described.pop("names", None)
+        self.doc.entity(ident, described)
         return ident
 
     def _file_id(self, digest: FileDigest) -> str:
@@ -426,6 +442,11 @@ class Recorder:
         self._known_files[cache_key] = ident
         where = {"step": self.global_step, "path": path}
         self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, where, time=time)
+
+
+def _listed(names: list[str], shown: int = 16) -> str:
+    """The first names of a list of files below their folder (``path``); ``files`` says how many in all."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def _digest_attributes(digest: FileDigest) -> dict[str, Any]:

@@ -46,6 +46,20 @@ def test_the_same_bytes_under_two_names_keep_the_first_path_and_each_use_names_i
     assert use["prov:entity"] == ident and use["prov4ml:path"] == str(best)
 
 
+def test_a_file_written_then_read_is_one_entity_even_once_deleted(tmp_path):
+    """A file the run wrote and hashed, read back unchanged (same size and mtime) after it was deleted, as
+    Lightning's learning-rate finder does with its temporary checkpoint: the read uses the written entity."""
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    path = tmp_path / "probe.ckpt"
+    path.write_bytes(b"weights")
+    stat = os.stat(path)
+    written = recorder.file_written(str(path), "prov4ml:Checkpoint", 1.0, {}, (stat.st_size, stat.st_mtime_ns))
+    path.unlink()
+    recorder.file_read(str(path), "prov4ml:Checkpoint", 2.0, (stat.st_size, stat.st_mtime_ns))
+    (use,) = recorder.doc.records("used").values()
+    assert use["prov:entity"] == written and written.startswith("sha256:")
+
+
 def test_a_list_of_files_is_one_content_wherever_it_lies(tmp_path):
     """A dataset's list of files is identified by their names below the folder they share, sizes and hashes:
     the same files copied elsewhere are the same entity, and a renamed or changed file is another."""
@@ -60,12 +74,15 @@ def test_a_list_of_files_is_one_content_wherever_it_lies(tmp_path):
         lists.append([str(folder / name) for name in names])
     here, there, renamed = (recorder.files_entity(paths, "prov4ml:DataFiles", {}) for paths in lists)
     assert here == there != renamed and here.startswith("sha256:")
+    entity = recorder.doc.records("entity")[here]
+    assert entity["prov4ml:path"] == str(tmp_path / "here") and entity["prov4ml:names"] == "a.txt, part/b.txt"
     (tmp_path / "there/deeper/part/b.txt").write_text("changed")
     assert recorder.files_entity(lists[1], "prov4ml:DataFiles", {}) != here
 
 
 def test_a_dataset_naming_a_folder_and_a_file_has_both_by_content(tmp_path):
-    """An ImageFolder-style ``root`` is the folder's files (by their manifest), a ``labels`` path is a file."""
+    """An ImageFolder-style ``root`` is the folder's files (by their manifest), a ``labels`` path is a file,
+    named by its path in its plain form (as a checkpoint's is)."""
     import torch
 
     from prov4ml_auto.integrations import torch_data
@@ -82,10 +99,12 @@ def test_a_dataset_naming_a_folder_and_a_file_has_both_by_content(tmp_path):
         (tmp_path / "images" / name).write_bytes(name.encode())
     (tmp_path / "labels.csv").write_text("0,1\n")
     recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
-    torch_data.describe_dataset(recorder, FolderDataset(str(tmp_path / "images"), str(tmp_path / "labels.csv")))
-    sources = {attributes["prov4ml:attribute"]: attributes["prov:type"]["$"]
+    labels = str(tmp_path / "images" / ".." / "labels.csv")
+    torch_data.describe_dataset(recorder, FolderDataset(str(tmp_path / "images"), labels))
+    sources = {attributes["prov4ml:attribute"]: (attributes["prov:type"]["$"], attributes["prov4ml:path"])
                for ident, attributes in recorder.doc.to_dict()["entity"].items() if ident.startswith("sha256:")}
-    assert sources == {"root": "prov4ml:DataFiles", "labels": "prov4ml:DataFile"}
+    assert sources == {"root": ("prov4ml:DataFiles", str(tmp_path / "images")),
+                       "labels": ("prov4ml:DataFile", str(tmp_path / "labels.csv"))}
 
 
 def test_datasets_name_their_files_as_people_keep_them(tmp_path, monkeypatch):

@@ -185,7 +185,8 @@ def test_tensorboard_scalars_and_safetensors(tmp_path):
 def test_torch_compile_traces_past_the_hooks(tmp_path):
     """torch.compile traces the wrapped loss functions with fake and functional tensors: they are not losses
     (reading one raises inside torch), the compiler's graphs and results stay the same, and the training
-    losses still come from backward."""
+    losses still come from backward. The model is the compiled one (the optimizer is built from it), with
+    the compiler's wrapper named beside it."""
     outputs = {}
     for how in ("plain", "launcher"):
         run = run_script("compiled_train.py", root=str(tmp_path / how), how=how, timeout=300)
@@ -198,6 +199,21 @@ def test_torch_compile_traces_past_the_hooks(tmp_path):
     losses = read_series(outputs["launcher"].folder, document, "loss")
     assert [int(row["step"]) for row in losses] == list(range(1, 13))
     assert float(losses[-1]["value"]) == pytest.approx(float(outputs["plain"].stdout.split()[1]), rel=1e-6)
+    models = [entity for entity in document["entity"].values() if attr(entity, "prov:type") == "prov4ml:Model"]
+    assert [(attr(m, "class"), attr(m, "wrappers"), attr(m, "parameters")) for m in models] == [
+        ("Classifier", "OptimizedModule", 16 * 32 + 32 + 32 * 4 + 4)]
+
+
+def test_an_optimizer_stepping_less_often_has_its_rows_at_the_runs_steps(tmp_path):
+    """The run's step is the furthest any optimizer has gone: one that steps every other batch has each
+    learning rate's row at the batch whose step used it first, not at its own count of steps."""
+    run = run_script("two_optimizers.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    used = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    rows = read_series(run.folder, document, "optimizer1.group0.lr")
+    assert [[int(row["step"]), float(row["value"])] for row in rows] == used
+    assert attr(document["activity"]["run:run"], "stepsTotal") == 12
 
 
 def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
@@ -293,8 +309,10 @@ def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
             assert summary == [used[0], used[-1], min(used), max(used)]
     schedulers = {attr(record, "class"): (ident, record)
                   for ident, record in records_of_type(document, "entity", "prov4ml:LRScheduler").items()}
-    assert sorted(schedulers) == ["ConstantLR", "ExponentialLR", "OneCycleLR", "ReduceLROnPlateau", "SWALR",
-                                  "SequentialLR"]
+    assert sorted(schedulers) == ["ConstantLR", "ExponentialLR", "LambdaLR", "OneCycleLR", "ReduceLROnPlateau",
+                                  "SWALR", "SequentialLR"]
+    # a function is named without its memory address, which would differ in every run
+    assert attr(schedulers["LambdaLR"][1], "lr_lambdas") == "<function <lambda>>"
     swa = schedulers["SWALR"][1]  # torch.optim.swa_utils's
     assert (attr(swa, "swa_lr"), attr(swa, "anneal_strategy"), attr(swa, "anneal_epochs")) == (0.001, "cos", 10)
     one_cycle = schedulers["OneCycleLR"][1]  # its constructor's arguments, defaults included

@@ -114,6 +114,13 @@ def test_every_logged_value_is_one_series_row_at_its_step(trained):
     logged = history(work)
     for name in ("loss", "grad_norm", "learning_rate", "eval_loss", "eval_accuracy", "train_loss"):
         assert series(run, document, name) == [(row["step"], row[name]) for row in logged if name in row], name
+    # the Trainer schedules accelerate's wrapper of its optimizer: the rate each step used, from the first step
+    # (0.0 in warm-up; the rate the optimizer was built with is no row), as the Trainer logs it
+    rates = series(run, document, "optimizer0.group0.lr")
+    assert rates[0] == (1, 0.0) and len({step for step, _ in rates}) == len(rates)
+    in_effect = {step: [value for at, value in rates if at <= step][-1] for step in range(1, 13)}
+    assert [(row["step"], row["learning_rate"]) for row in logged if "learning_rate" in row] \
+        == [(step, in_effect[step]) for step in range(2, 13, 2)]
 
 
 def test_checkpoint_folders_file_by_file_generated_by_their_epoch(trained):
@@ -134,6 +141,17 @@ def test_checkpoint_folders_file_by_file_generated_by_their_epoch(trained):
     assert len(generated) == len(set(generated))  # torch.save inside the folders is not recorded again
     final = "sha256:" + sha256(work / "hf_out/final/model.safetensors")  # saved after train: torch.checkpoint's
     assert final in document["entity"]
+
+
+def test_values_logged_once_an_epoch_summarise_their_epoch(tmp_path):
+    """With ``logging_strategy="epoch"`` the Trainer logs an epoch's loss after its epoch-end hook and before
+    it evaluates: the loss is the epoch's; the evaluation's values are not."""
+    run, work = train(tmp_path, "launcher", "--logging-strategy", "epoch")
+    document = run.document()
+    logged = [row["loss"] for row in history(work) if "loss" in row]
+    epochs = list(records_of_type(document, "activity", "prov4ml:Epoch").values())
+    assert [(attr(e, "loss.count"), attr(e, "loss.last")) for e in epochs] == [(1, loss) for loss in logged]
+    assert not any(attr(e, "eval_loss.count") for e in epochs)
 
 
 def test_a_resumed_training_used_the_checkpoint_folder_it_resumed_from(trained, tmp_path):

@@ -314,7 +314,7 @@ def _backing_file(value: Any) -> str | None:
 def _resolved(recorder: Recorder, path: Any) -> str:
     """A path a dataset names, absolute as the training thread saw it when its pass began."""
     try:
-        return os.path.join(recorder.cwd, os.fspath(path))
+        return os.path.normpath(os.path.join(recorder.cwd, os.fspath(path)))
     except (TypeError, ValueError):
         return ""
 

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto import collector, faults
-from prov4ml_auto.document import QName
+from prov4ml_auto.document import QName, bounded_repr
 from prov4ml_auto.events import carried, now
 from prov4ml_auto.integrations import torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
@@ -196,6 +196,9 @@ def _scheduler_step(original: Any) -> Any:
         try:
             optimizer = getattr(self, "optimizer", None)
             keys = _numeric_keys.get(optimizer)
+            if keys is None:  # a wrapper's (accelerate's, as a Hugging Face Trainer schedules its optimizer)
+                optimizer = getattr(optimizer, "optimizer", None)
+                keys = _numeric_keys.get(optimizer)
             if keys is not None:
                 _emit_hot((now(), "scheduled", id(optimizer), keys,
                            *[group.get(key) for group in optimizer.param_groups for key in keys]))
@@ -215,6 +218,8 @@ class _OptimizerState:
         self.number = number
         self.steps = 0
         self.offset = first_step  # the run's step when this optimizer appeared
+        self.at = first_step  # the run's step at this optimizer's latest step (one stepping less often lags)
+        self.first_at: int | None = None  # the run's step at its first step
         self.reported_steps = -1
         self.settings = [dict(group) for group in settings]
         self.last_lrs: tuple = ()  # as the last step event carried them: most steps change nothing
@@ -288,13 +293,36 @@ def _owning_modules(candidates: list, param_ids: set[int]) -> list:
 
 
 def model_id(recorder: Recorder, module: Any, time: float) -> str:
-    """The module's entity, recorded on first sight: one entity per model whoever sees it first."""
+    """The module's entity, recorded on first sight: one entity per model whoever sees it first. A wrapper
+    (``torch.compile``'s, DDP's) stands for the model it wraps, so that a compiled or distributed run has
+    the same class and fingerprint as a plain one; the wrappers are named beside them."""
+    module, wrappers = _unwrapped(module)
     known = _models.get(module)
     if known is not None:
         return known
-    ident = recorder.used_entity(recorder.numbered("model"), model_facts(module), time)
+    facts = model_facts(module)
+    facts["wrappers"] = " ".join(wrappers) or None
+    ident = recorder.used_entity(recorder.numbered("model"), facts, time)
     _models[module] = ident
     return ident
+
+
+# Wrapper classes of torch's (by name: their modules load lazily) and the attribute holding the wrapped model
+_WRAPPED_IN = {"OptimizedModule": "_orig_mod", "DistributedDataParallel": "module", "DataParallel": "module"}
+
+
+def _unwrapped(module: Any) -> tuple[Any, list[str]]:
+    """The model inside torch's wrappers, and the wrappers' class names, outermost first."""
+    import torch
+
+    wrappers: list[str] = []
+    while type(module).__module__.startswith("torch.") and type(module).__name__ in _WRAPPED_IN:
+        inner = getattr(module, _WRAPPED_IN[type(module).__name__], None)
+        if not isinstance(inner, torch.nn.Module):
+            break
+        wrappers.append(type(module).__name__)
+        module = inner
+    return module, wrappers
 
 
 def model_facts(module: Any) -> dict[str, Any]:
@@ -317,7 +345,7 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
     """Consecutive step events (time, "step", optimizer id, loss or None, *learning rates), in one call: the
     collector's whole cost of a training step is this loop's body. Each loss is numbered with the step it fed
     (an unknown optimizer's: the next); the run's step is the furthest any optimizer has gone."""
-    global _stepped
+    global _stepped, _furthest
     if not _stepped:
         _stepped = True
         recorder.environment(_torch_facts())
@@ -328,8 +356,14 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
         state = _by_id.get(event[2])
         if state is not None:
             state.steps += 1
-            if own_loop and state.offset + state.steps > recorder.global_step:
-                recorder.global_step = state.offset + state.steps
+            reached = state.offset + state.steps
+            if reached > _furthest:
+                _furthest = reached
+            if own_loop and reached > recorder.global_step:
+                recorder.global_step = reached
+            state.at = _furthest
+            if state.first_at is None:
+                state.first_at = _furthest
             if event[4:] != state.last_lrs:
                 _learning_rates_seen(recorder, state, event[0], event[4:])
             if state.unused_rows:
@@ -346,14 +380,14 @@ def _learning_rates_seen(recorder: Recorder, state: _OptimizerState, time: float
     rate can change in place, staying the same object: only floats are remembered for the comparison."""
     state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else ()
     for number, lr in enumerate(lrs):
-        _setting_seen(recorder, state, number, "lr", lr, time, state.steps)
+        _setting_seen(recorder, state, number, "lr", lr, time, state.at)
 
 
 def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: str, value: Any, time: float,
                   step: int) -> None:
-    """A series row when a setting changes, at the first step (the optimizer's own count) that uses the new
-    value. The learning rate's series starts with the value at construction; another setting's with the
-    value before its first change."""
+    """A series row when a setting changes, at the first step (the run's) that uses the new value. The
+    learning rate's series starts with the value at construction; another setting's with the value before its
+    first change, both at the optimizer's first step."""
     value = _plain(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
@@ -365,22 +399,25 @@ def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: s
         return
     name = _series_name(state, group, key)
     if not recorder.has_setting(name):
-        _record_setting(recorder, state, name, float(previous), time, 1)
+        _record_setting(recorder, state, name, float(previous), time, state.first_at or state.offset + 1)
     _record_setting(recorder, state, name, float(value), time, step)
 
 
 def _record_setting(recorder: Recorder, state: _OptimizerState, name: str, value: float, time: float,
                     step: int) -> None:
-    """Rows are numbered with the run's steps: the optimizer's own count from where the run was when it appeared
-    (a second stage's optimizer; a trainer's resumed from a checkpoint, see ``rebase``)."""
-    if recorder.setting(name, value, time, state.offset + step, state.offset + state.steps):
+    """Rows are numbered with the run's steps: the furthest any optimizer has gone (an optimizer that steps
+    every other batch has its rows at the batches' steps), from where the run was when it appeared (a second
+    stage's optimizer; a trainer's resumed from a checkpoint, see ``rebase``)."""
+    if recorder.setting(name, value, time, step, state.at):
         state.unused_rows.add(name)
 
 
 def _settle_rows(recorder: Recorder, state: _OptimizerState) -> None:
-    """At a step of this optimizer: the rows it is the first to use are written, in its epoch."""
-    step = state.offset + state.steps
-    state.unused_rows = {name for name in state.unused_rows if recorder.settle_setting(name, step)}
+    """At a step of this optimizer: the rows it is the first to use are written, in its epoch, at this step
+    (the next step of the run, where they were expected, unless the optimizer sat some out)."""
+    for name in state.unused_rows:
+        recorder.move_unused_row(name, state.at)
+    state.unused_rows = {name for name in state.unused_rows if recorder.settle_setting(name, state.at)}
 
 
 def _on_scheduled(recorder: Recorder, time: float, key: int, keys: tuple[str, ...], *values: Any) -> None:
@@ -393,7 +430,7 @@ def _on_scheduled(recorder: Recorder, time: float, key: int, keys: tuple[str, ..
     for index, value in enumerate(values):
         if index >= len(previous) or previous[index] != value:
             group, position = divmod(index, len(keys))
-            _setting_seen(recorder, state, group, keys[position], value, time, state.steps + 1)
+            _setting_seen(recorder, state, group, keys[position], value, time, state.at + 1)
 
 
 def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict], reason: str) -> None:
@@ -403,7 +440,7 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
         return
     for number, group in enumerate(settings):
         for key, value in group.items():
-            _setting_seen(recorder, state, number, key, value, time, state.steps + 1)
+            _setting_seen(recorder, state, number, key, value, time, state.at + 1)
     if reason == "state_loaded":
         recorder.doc.entity(state.ident, {"stateLoaded": True, "stateLoadedAtStep": state.steps})
 
@@ -425,12 +462,13 @@ def rebase(recorder: Recorder, opt: Any, step: int) -> None:
     """A trainer resumed at ``step`` (its global step, restored from a checkpoint after the optimizer was
     built and its state loaded): the optimizer's steps count on from there, and its settings' rows with
     them, the values in effect now included."""
+    global _furthest
     state = _state_of(opt)
     if state is None or state.offset == step - state.steps:
         return
-    state.offset = step - state.steps
+    state.offset, state.at, _furthest = step - state.steps, step, step
     for name in state.unused_rows:
-        recorder.move_unused_row(name, state.offset + state.steps + 1)
+        recorder.move_unused_row(name, step + 1)
 
 
 def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt: Any, settings: dict) -> None:
@@ -448,7 +486,7 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
         return float(value.item())
     if isinstance(value, (tuple, list)):
-        return ", ".join(_schedulers.get(item) or str(item) for item in value)
+        return ", ".join(_schedulers.get(item) or bounded_repr(item) for item in value)
     return value
 
 
@@ -470,6 +508,7 @@ def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
 
 _last_report = 0.0
 _stepped = False  # a training step has been handled
+_furthest = 0  # the run's step: the furthest any optimizer has gone
 
 HANDLERS = {
     "framework": _on_framework,

@@ -252,6 +252,7 @@ _from_pretrained = outermost(_loaded)  # one counter for every class: a model lo
 # --- collector ---------------------------------------------------------------------------------------
 _loops = TrainerLoops(NAME)
 _checkpoints: dict[str, str] = {}  # checkpoint folder -> entity
+_ended_epoch: list[Any] = []  # the epoch that ended last, its last step, complete: until the next epoch event
 _pretrained: dict[tuple, str] = {}  # (folder,) or (hub id, commit) -> entity
 
 
@@ -293,11 +294,16 @@ def _on_optimizers(recorder: Recorder, time: float, optimizer: Any, scheduler: A
 
 
 def _on_epoch(recorder: Recorder, time: float, begins: bool, step: int, epoch: float | None, loader: Any) -> None:
+    _ended_epoch.clear()
     if begins:
         _loops.begin_phase(recorder, "epoch", time, step, {"trainerEpoch": int(epoch or 0)})
         _loops.uses(recorder, "epoch", loader)
-    else:  # the Trainer's epoch is fractional after a stop within one (max_steps)
-        _loops.end_phase(recorder, "epoch", time, step, complete=epoch is None or float(epoch).is_integer())
+        return
+    phase = recorder.phases.get((NAME, "epoch"))
+    complete = epoch is None or float(epoch).is_integer()  # fractional after a stop within one (max_steps)
+    _loops.end_phase(recorder, "epoch", time, step, complete=complete)
+    if phase is not None:
+        _ended_epoch.extend((phase, step, complete))
 
 
 def _on_evaluated(recorder: Recorder, time: float, loader: Any) -> None:
@@ -306,8 +312,15 @@ def _on_evaluated(recorder: Recorder, time: float, loader: Any) -> None:
 
 
 def _on_log(recorder: Recorder, time: float, logs: dict, step: int) -> None:
+    """A log of training values right after an epoch's end, at its last step, is that epoch's: the Trainer
+    logs an epoch's values (``logging_strategy="epoch"``) after ``on_epoch_end``, before it evaluates."""
     _loops.at(recorder, step)
+    late = "loss" in logs and _ended_epoch and _ended_epoch[1] == step and recorder.epoch is _ended_epoch[0]
+    if late:
+        recorder.reopen_phase((NAME, "epoch"), _ended_epoch[0])
     _loops.log(recorder, logs, time, step)
+    if late:
+        _loops.end_phase(recorder, "epoch", time, step, complete=_ended_epoch[2])
 
 
 def _on_save(recorder: Recorder, time: float, folder: str, files: list, step: int) -> None:
