@@ -81,8 +81,9 @@ def main():
         print("reference parameters", sum(p.numel() for p in reference.parameters()))
 
     training = TrainingArguments(
-        output_dir=os.path.join(args.out, "checkpoints"), num_train_epochs=args.epochs, learning_rate=5e-3, warmup_steps=2,
-        per_device_train_batch_size=8, per_device_eval_batch_size=8, logging_steps=2, logging_strategy=args.logging_strategy, eval_strategy="epoch",
+        output_dir=os.path.join(args.out, "checkpoints"), num_train_epochs=args.epochs, learning_rate=5e-3,
+        warmup_steps=2, per_device_train_batch_size=8, per_device_eval_batch_size=8, logging_steps=2,
+        logging_strategy=args.logging_strategy, eval_strategy="epoch",
         save_strategy="epoch", load_best_model_at_end=True, metric_for_best_model="eval_loss", seed=args.seed,
         report_to="none", use_cpu=True, disable_tqdm=True, hub_token=args.hub_token,
     )
