@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -160,6 +161,18 @@ def test_a_fit_resumed_mid_epoch_has_that_epochs_rest(tmp_path):
     run, _ = fit(tmp_path / "resumed", "launcher", "--resume", str(mid))
     epochs = records_of_type(run.document(), "activity", "prov4ml:Epoch")
     assert [(attr(e, "trainerEpoch"), attr(e, "steps")) for e in epochs.values()] == [(0, 2), (1, 4)]
+
+
+def test_a_second_trainer_counts_its_optimizers_steps_from_its_own_start(tmp_path):
+    """A fresh Trainer's global step starts again from 0: its new optimizer's learning-rate rows are at that
+    Trainer's steps, one at the first step of each epoch, whatever the first Trainer's optimizer reached."""
+    run = run_script("lightning_two_stages.py", root=str(tmp_path / "prov"), cwd=str(tmp_path),
+                     env={"PROV4ML_STRICT": "1"}, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    first, second = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    for number, stage in enumerate((first, second)):
+        assert series(run, document, f"optimizer{number}.group0.lr") == [tuple(epoch) for epoch in stage]
 
 
 def test_the_agent_changes_no_logged_metric(fitted, tmp_path):

@@ -264,8 +264,12 @@ def _torch_facts() -> dict[str, Any]:
 
 
 def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings: list[dict], owners: list) -> None:
+    """An optimizer appears at the run's step; one below the furthest any optimizer went comes with a count
+    that started over (a new Trainer's fit, after another's or after Lightning's learning-rate finder)."""
+    global _furthest
     ident = recorder.numbered("optimizer")
     state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings, recorder.global_step)
+    _furthest = min(_furthest, state.offset)
     _seen[opt] = state
     _by_id[id(opt)] = state
     _states.append(state)
