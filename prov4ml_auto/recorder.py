@@ -23,7 +23,7 @@ PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
 class Phase:
     """An epoch or an evaluation pass, open between its first batch request and its end."""
 
-    __slots__ = ("ident", "kind", "index", "start_step", "metrics", "settings", "closed")
+    __slots__ = ("ident", "kind", "index", "start_step", "metrics", "settings", "stepped", "closed")
 
     def __init__(self, ident: str, kind: str, index: int, start_step: int) -> None:
         self.ident = ident
@@ -32,6 +32,7 @@ class Phase:
         self.start_step = start_step  # the run's step when it began: its steps are the ones after
         self.metrics: dict[str, Aggregate] = {}
         self.settings: dict[str, Aggregate] = {}  # the values its steps used (see Recorder.setting)
+        self.stepped: set[str] = set()  # the owners of settings that took a step in it (see Recorder.stepped)
         self.closed = False
 
 
@@ -66,6 +67,7 @@ class Recorder:
         self.phase_counts: dict[str, int] = {}
         self.series: dict[str, Series] = {}
         self._settings_in_effect: dict[str, tuple[int, float]] = {}  # setting -> (from step, value)
+        self.phase_changes = 0  # counts phases begun or reopened: owners tell ``stepped`` again after a change
         self._unused_rows: dict[str, tuple[int, float, float]] = {}  # setting -> (step, value, time) no step used yet
         self.counters: dict[str, int] = {}
         self._known_files: dict[tuple, str] = {}
@@ -134,6 +136,7 @@ class Recorder:
         self.doc.activity(ident, {"prov:type": kind_name, "index": index, **attributes, **extra}, start=time)
         self.doc.relation("wasStartedBy", {"prov:activity": ident, "prov:starter": RUN}, time=time)
         self.phases[key] = phase
+        self.phase_changes += 1
         if kind == "epoch":
             self.epoch = phase
         return phase
@@ -151,7 +154,8 @@ class Recorder:
             if since <= self.global_step and self.global_step > phase.start_step:
                 phase.settings.setdefault(name, Aggregate()).extend((value,))
         for name, aggregate in phase.settings.items():
-            summary.update(aggregate.range_attributes(name))
+            if name.split(".", 1)[0] in phase.stepped:
+                summary.update(aggregate.range_attributes(name))
         summary.update(self._watch(phase, time, ending=True))
         self.doc.activity(phase.ident, summary, end=time)
 
@@ -161,6 +165,15 @@ class Recorder:
         self._summarise()
         phase.closed = False
         self.phases[key] = phase
+        self.phase_changes += 1
+
+    def stepped(self, owner: str) -> None:
+        """The owner of settings (an optimizer: its series are named ``<owner>.<...>``) took a step in the
+        phases open now: their summaries cover its settings. One that took none there (a GAN's second
+        optimizer in a phase that trained only the first, an optimizer left behind by an earlier stage) is
+        left out. Its caller tells it once per ``phase_changes``."""
+        for phase in self.phases.values():
+            phase.stepped.add(owner)
 
     def _watch(self, phase: Phase, time: float, ending: bool) -> dict[str, Any]:
         """Attributes that watchers (system metrics, energy) add when a phase begins or ends."""

@@ -229,6 +229,9 @@ def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
     for number in range(4):
         epoch = document["activity"][f"run:epoch/{number}"]
         assert attr(epoch, "loss.count") == sum(1 for loss in expected if loss[0] == number)
+        # the settings of the optimizers that stepped in the epoch: none while updates are hand-written
+        stepped = {key.split(":")[1].split(".")[0] for key in epoch if key.endswith(".group0.lr.first")}
+        assert stepped == [{"optimizer0"}, {"optimizer0"}, set(), {"optimizer1", "optimizer2"}][number]
     assert attr(document["activity"]["run:run"], "stepsTotal") == expected[-1][2]
 
 

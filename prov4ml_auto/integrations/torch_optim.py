@@ -220,6 +220,8 @@ class _OptimizerState:
         self.offset = first_step  # the run's step when this optimizer appeared
         self.at = first_step  # the run's step at this optimizer's latest step (one stepping less often lags)
         self.first_at: int | None = None  # the run's step at its first step
+        self.owner = f"optimizer{number}"  # its settings' series are named after it
+        self.phases_told = -1  # the recorder's phase_changes when it was last told this optimizer stepped
         self.reported_steps = -1
         self.settings = [dict(group) for group in settings]
         self.last_lrs: tuple = ()  # as the last step event carried them: most steps change nothing
@@ -372,6 +374,9 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
                 _learning_rates_seen(recorder, state, event[0], event[4:])
             if state.unused_rows:
                 _settle_rows(recorder, state)
+            if state.phases_told != recorder.phase_changes:
+                state.phases_told = recorder.phase_changes
+                recorder.stepped(state.owner)
         if event[3] is not None:
             losses.append((recorder.global_step + (state is None), event[0], event[3]))
     recorder.last_step_time = steps[-1][0]
@@ -495,7 +500,7 @@ def _plain(value: Any) -> Any:
 
 
 def _series_name(state: _OptimizerState, group: int, key: str) -> str:
-    return f"optimizer{state.number}.group{group}.{key}"
+    return f"{state.owner}.group{group}.{key}"
 
 
 def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
