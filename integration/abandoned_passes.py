@@ -1,7 +1,8 @@
 """Passes left unfinished, as people leave them: zip() over a labelled and a longer unlabelled loader (the
 unlabelled iterator is dropped unfinished every epoch), and early stops by ``break``, each followed by an
 evaluation pass (whose iterator may get the id() of the dropped one: tests/test_patching.py makes sure of
-that case). The last stdout line is JSON: how many passes the script began."""
+that case); then a check on one batch by ``next(iter(loader))`` before a last epoch. The last stdout line is
+JSON: how many passes the script began."""
 
 import json
 
@@ -31,4 +32,11 @@ for attempt in range(3):  # an early stop (one batch, then break), then an evalu
     with torch.no_grad():
         for x, y in validation:
             nn.functional.mse_loss(model(x), y)
-print(json.dumps({"training_passes": 7, "evaluation_passes": 3}))
+with torch.no_grad():  # a quick check on one batch, its iterator dropped at once, then one more epoch
+    x, y = next(iter(validation))
+    nn.functional.mse_loss(model(x), y)
+for x, y in labelled:
+    optimizer.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+print(json.dumps({"training_passes": 8, "evaluation_passes": 4}))

@@ -1,7 +1,7 @@
 """A script that ends with sys.exit(code), as argparse-driven tools do; or, given "caught", one that catches
 argparse's exit (as a notebook kernel does when parse_args meets the kernel's own argv), trains on and ends
 normally; given "interrupted", one stopped by Ctrl-C; given "exit-on-interrupt", one that answers Ctrl-C with
-sys.exit(1), as Lightning's Trainer does."""
+sys.exit(1), as Lightning's Trainer does; given "not-ok", one that ends with ``sys.exit(not ok)``."""
 
 import sys
 
@@ -32,6 +32,9 @@ elif sys.argv[1:] == ["interrupted"]:
 
     time.sleep(1.0)  # a while into the job (see tests/test_core.py)
     raise KeyboardInterrupt  # as Ctrl-C does
+elif sys.argv[1:] == ["not-ok"]:
+    ok = False
+    sys.exit(not ok)  # a bool: Python exits with 1
 elif sys.argv[1:] == ["exit-on-interrupt"]:
     try:
         raise KeyboardInterrupt  # as Ctrl-C does

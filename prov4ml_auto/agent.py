@@ -38,7 +38,10 @@ _agent: "Agent | None" = None
 
 
 def default_run_name(argv: list[str], orig_argv: list[str]) -> str:
-    """The script's name; for ``python -m pkg.train`` (argv[0] is still '-m' at start-up) the module's."""
+    """The script's name; for ``python -m pkg.train`` (argv[0] is still '-m' at start-up) the module's; for a
+    script read from standard input (``python - < train.py``), "stdin"."""
+    if argv and argv[0] == "-":
+        return "stdin"
     if argv and argv[0] not in ("-c", "-m", ""):
         return os.path.splitext(os.path.basename(argv[0]))[0] or "python"
     for flag, value in zip(orig_argv, orig_argv[1:]):
@@ -308,7 +311,7 @@ class Agent:
 def _script_never_opened() -> bool:
     """``python nosuch.py``: Python says it cannot open the file and exits with 2, which no hook sees."""
     first = sys.argv[0] if sys.argv else ""
-    return (first not in ("", "-c", "-m") and not os.path.exists(first)
+    return (first not in ("", "-", "-c", "-m") and not os.path.exists(first)
             and getattr(sys.modules.get("__main__"), "__file__", None) is None)
 
 
@@ -316,7 +319,7 @@ def _exit_code(status: Any) -> int:
     if status is None:
         return 0
     if isinstance(status, int):
-        return status
+        return int(status)  # sys.exit(not ok): a bool, which the process exits with as 0 or 1
     return 1
 
 

@@ -61,7 +61,9 @@ class Recorder:
         self.pending: dict[Any, PendingPass] = {}  # passes begun, not yet known as epoch or evaluation
         self._open_passes: dict[Any, None] = {}  # every plain-loop pass not ended, in the order they began
         self._ended: tuple[Any, Phase, Mapping[str, Any]] | None = None  # the latest pass, if none began since
-        self._tail: tuple[Any, Mapping[str, Any]] | None = None  # that pass's phase, reopened (training_seen)
+        self._tail: tuple[Any, Mapping[str, Any], str] | None = None  # that pass's phase, reopened, its kind
+        self._dropped: tuple[Any, PendingPass, Mapping[str, Any]] | None = None  # the latest pass dropped with
+        # nothing in it, if none began since (evaluation_seen)
         self._tail_end = 0.0  # the time of its latest step or loss
         self.epoch: Phase | None = None  # the latest epoch, until the next begins (its tail: validation, saving)
         self.phase_counts: dict[str, int] = {}
@@ -197,7 +199,7 @@ class Recorder:
         epoch if it began with grad enabled. One abandoned with neither was no pass: a progress bar's
         second ``iter()`` (tqdm.auto's), a peek at one batch to size a lazy layer."""
         self._end_tail()
-        self._ended = None
+        self._ended = self._dropped = None
         self.pending[key] = PendingPass(time, training, attributes, tuple(uses), self.global_step)
         self._open_passes[key] = None
 
@@ -212,16 +214,19 @@ class Recorder:
         self._reopen("epoch", time)
 
     def _reopen(self, kind: str, time: float) -> None:
+        """A tail of the other kind ends first: an evaluation loss is no part of an epoch's tail."""
+        if self._tail is not None and self._tail[2] != kind:
+            self._end_tail()
         self._tail_end = time
         if self._ended is not None and self._ended[1].kind == kind and not self.pending:
             key, phase, attributes = self._ended
             self._ended = None
             self.reopen_phase(key, phase)
-            self._tail = (key, attributes)
+            self._tail = (key, attributes, kind)
 
     def _end_tail(self) -> None:
         if self._tail is not None:
-            key, attributes = self._tail
+            key, attributes, _ = self._tail
             self._tail = None
             self.end_phase(key, self._tail_end, attributes)
 
@@ -233,7 +238,20 @@ class Recorder:
             latest = next(reversed(self._open_passes))
             if latest in self.pending:
                 self._settle(latest, "evaluation")
+        elif self._dropped is not None:
+            self._take_dropped()
         self._reopen("evaluation", time)
+
+    def _take_dropped(self) -> None:
+        """An evaluation loss right after a pass was dropped with nothing in it: ``x, y = next(iter(loader))``
+        drops its iterator before the loss of that batch is computed. That pass was this evaluation, which
+        lasts until its latest loss (a tail, see training_seen)."""
+        key, waiting, attributes = self._dropped
+        self._dropped = None
+        self._end_tail()
+        self.pending[key] = waiting
+        self._settle(key, "evaluation")
+        self._tail = (key, attributes, "evaluation")
 
     def end_pass(self, key: Any, time: float, complete: bool, attributes: Mapping[str, Any]) -> None:
         self._open_passes.pop(key, None)
@@ -241,6 +259,7 @@ class Recorder:
         if waiting is not None:
             if not complete:
                 del self.pending[key]
+                self._dropped = (key, waiting, attributes)
                 return
             self._settle(key, "epoch" if waiting.training else "evaluation")
         phase = self.phases.get(key)
@@ -268,7 +287,7 @@ class Recorder:
         self.trainer = name
         self.trainer_folders += tuple(os.path.join(os.path.abspath(folder), "") for folder in folders)
         self._end_tail()  # the trainer's steps are no tail of a plain loop's pass before it
-        self._ended = None
+        self._ended = self._dropped = None
 
     def release_trainer(self) -> None:
         """The trainer's loop is over: what is saved from now on (the final model) is the run's, not its last

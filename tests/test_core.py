@@ -154,6 +154,25 @@ def test_sys_exit_code_is_recorded(tmp_path):
     assert attr(activity, "exit") == 3 and attr(activity, "status") == "failed"
 
 
+def test_a_boolean_exit_is_recorded_as_the_code_python_exits_with(tmp_path):
+    run = run_script("exits.py", "not-ok", root=str(tmp_path / "runs"))
+    assert run.returncode == 1
+    activity = run.document()["activity"]["run:run"]
+    assert activity["prov4ml:exit"] == {"$": "1", "type": "xsd:long"} and attr(activity, "status") == "failed"
+
+
+def test_a_script_read_from_standard_input_is_no_missing_file(tmp_path):
+    """``python - ARGS < train.py``: argv[0] is "-" and the script has no file; the run is named "stdin"."""
+    with open(os.path.join(INTEGRATION, "exits.py"), "rb") as script:
+        done = subprocess.run([os.path.join(BIN, "prov4ml-run"), PYTHON, "-", "0"], stdin=script,
+                              capture_output=True, text=True, env=agent_env(str(tmp_path / "runs")), timeout=120)
+    run = Run(done.returncode, done.stdout, done.stderr, str(tmp_path / "runs"))
+    assert run.returncode == 0 and run.stdout == "about to exit\n"
+    assert os.path.basename(run.folder).startswith("stdin-")
+    activity = run.document()["activity"]["run:run"]
+    assert (attr(activity, "exit"), attr(activity, "status")) == (0, "finished")
+
+
 def test_an_uncaught_keyboard_interrupt_ends_by_sigint_and_is_recorded_so(tmp_path):
     """Python ends by SIGINT after an uncaught KeyboardInterrupt, unless a pure-Python module is first imported
     during its exit (CPython resets its flag then): the collector's first pass imports some, so the script

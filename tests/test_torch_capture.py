@@ -236,8 +236,9 @@ def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
 
 
 def test_every_pass_ends_even_when_abandoned(tmp_path):
-    """zip() over two loaders drops the longer one's iterator unfinished; a break drops another: every pass is
-    an activity that ends, the unfinished ones incomplete."""
+    """zip() over two loaders drops the longer one's iterator unfinished; a break drops another; a check on one
+    batch drops its iterator at once: every pass is an activity that ends, the unfinished ones incomplete, when
+    its iterator is dropped (the steps after it are not its own)."""
     run = run_script("abandoned_passes.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
     assert run.returncode == 0, run.stderr
     printed = json.loads(run.stdout.splitlines()[-1])
@@ -246,9 +247,11 @@ def test_every_pass_ends_even_when_abandoned(tmp_path):
     assert f"run:epoch/{printed['training_passes']}" not in activities
     assert all("prov:endTime" in epoch for epoch in epochs)
     # zip's two passes an epoch (the unlabelled one dropped unfinished), then the early stops
-    assert [attr(epoch, "complete") for epoch in epochs] == [True, False, True, False, False, False, False]
+    assert [attr(epoch, "complete") for epoch in epochs] == [True, False, True, False, False, False, False, True]
     evaluations = [activities[f"run:evaluation/{number}"] for number in range(printed["evaluation_passes"])]
-    assert all("prov:endTime" in evaluation and attr(evaluation, "complete") for evaluation in evaluations)
+    assert all("prov:endTime" in evaluation for evaluation in evaluations)
+    assert [attr(evaluation, "complete") for evaluation in evaluations] == [True, True, True, False]
+    assert attr(evaluations[-1], "steps") == 0 and evaluations[-1]["prov:endTime"] <= epochs[-1]["prov:startTime"]
 
 
 def test_a_pass_is_what_happens_in_it(tmp_path):

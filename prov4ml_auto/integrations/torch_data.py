@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import weakref
 from types import ModuleType
 from typing import Any
 
@@ -57,6 +58,17 @@ def unpatch() -> None:
 @guarded(NAME)
 def _loader_iter(loader: Any, args: tuple, kwargs: dict, iterator: Any) -> None:
     _emit("pass_begin", loader, id(iterator), _grad_enabled(), os.getcwd(), _threads())
+    _ends_when_dropped(iterator)
+
+
+def _ends_when_dropped(iterator: Any) -> None:
+    """An iterator dropped unfinished (``next(iter(loader))``, a ``break``, ``zip()`` over loaders of other
+    lengths) ends its pass as it goes, not when its loader is iterated again: the steps in between are not
+    that pass's. Not at exit, where the run's end closes what is open."""
+    try:
+        weakref.finalize(iterator, _emit, "pass_dropped", id(iterator)).atexit = False
+    except TypeError:  # a subclass without weak references: its pass ends at the loader's next pass
+        pass
 
 
 def _iterator_next(original: Any) -> Any:
@@ -116,6 +128,12 @@ def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: in
 
 def _on_pass_end(recorder: Recorder, time: float, iterator_id: int, batches: int) -> None:
     _end(recorder, iterator_id, time, batches)
+
+
+def _on_pass_dropped(recorder: Recorder, time: float, iterator_id: int) -> None:
+    """Every iterator ends so, a finished one after its pass ended (and before its id can be reused)."""
+    if iterator_id in _open:
+        _end(recorder, iterator_id, time, None)
 
 
 def _end(recorder: Recorder, iterator_id: int, time: float, batches: int | None) -> None:
@@ -345,4 +363,4 @@ def _safe_len(obj: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-HANDLERS = {"pass_begin": _on_pass_begin, "pass_end": _on_pass_end}
+HANDLERS = {"pass_begin": _on_pass_begin, "pass_end": _on_pass_end, "pass_dropped": _on_pass_dropped}
