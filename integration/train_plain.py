@@ -8,6 +8,7 @@ import argparse
 import csv
 import os
 import random
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -47,7 +48,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", default="checkpoints")
+    parser.add_argument("--out", type=Path, default=Path("checkpoints"))
     parser.add_argument("--resume", default=None)
     parser.add_argument("--api-token", default="hunter2-secret-token")
     parser.add_argument("--save-weights", default=None, help="write the final weights here (for comparisons)")

@@ -9,6 +9,7 @@ and well-known token formats. Containers are redacted item by item; any other ob
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Collection, Mapping
 
@@ -76,6 +77,8 @@ def scrub(value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, os.PathLike) and isinstance(path := os.fspath(value), str):  # argparse's type=Path
+        return redact_text(path)
     if depth < _MAX_DEPTH and isinstance(value, Mapping):
         return {key: redact_value(_key_name(key), item, depth + 1) for key, item in value.items()}
     if depth < _MAX_DEPTH and isinstance(value, (list, tuple)):

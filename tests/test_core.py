@@ -80,6 +80,7 @@ def test_each_activation_records_the_run(project, tmp_path, how):
     lr = document["entity"]["run:param/argparse/lr"]
     assert attr(lr, "prov:value") == 0.02 and lr["prov:value"]["type"] == "xsd:double"
     assert attr(document["entity"]["run:param/argparse/epochs"], "prov:value") == 1
+    assert attr(document["entity"]["run:param/argparse/out"], "prov:value") == "checkpoints"  # a type=Path value
     seeds = records_of_type(document, "entity", "prov4ml:Seed")
     # torch.manual_seed seeds CUDA itself (torch.cuda.manual_seed_all): only the script's own calls count
     assert sorted(attr(s, "function") for s in seeds.values()) == ["random.seed", "torch.manual_seed"]
