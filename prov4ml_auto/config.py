@@ -42,7 +42,7 @@ def parse_positive_int(text: str) -> int:
 
 # What PROV4ML_DISABLE may name (tests/test_core.py checks it against the integration modules' NAMEs).
 INTEGRATIONS = ("argparse", "seeds", "torch.optim", "torch.data", "torch.loss", "torch.checkpoint", "tensorboard",
-                "transformers", "lightning", "system")
+                "accelerate", "transformers", "lightning", "system")
 
 
 def parse_names(text: str) -> frozenset[str]:

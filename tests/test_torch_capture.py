@@ -293,6 +293,20 @@ def test_an_accelerate_loop_has_its_last_step_in_its_epoch(tmp_path):
     assert [row["epoch"] for row in loss_rows] == ["0"] * printed["batches"] + ["1"] * printed["batches"]
 
 
+def test_an_accelerate_loop_accumulating_gradients_records_its_losses_undivided(tmp_path):
+    """``accelerator.backward`` divides the loss by the accumulation steps before backpropagating it: the
+    series holds the loss the script computed, and a step for every two batches."""
+    pytest.importorskip("accelerate")
+    run = run_script("accelerate_loop.py", "--accumulation", "2", root=str(tmp_path / "runs"),
+                     env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    assert [float(row["value"]) for row in read_series(run.folder, document, "loss")] == pytest.approx(
+        printed["losses"], rel=1e-6)
+    assert attr(document["activity"]["run:run"], "stepsTotal") == printed["batches"]  # 2 epochs, 1 step in 2
+
+
 def test_a_scheduler_stepped_every_batch_gives_each_setting_its_rows(tmp_path):
     """Every change of a numeric setting (here the learning rate and the momentum, both moved every step by
     OneCycleLR) is a row at the first step that uses the new value. Values no step used are no rows: those at

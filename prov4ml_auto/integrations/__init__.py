@@ -30,6 +30,7 @@ MODULES = (
     "prov4ml_auto.integrations.torch_loss",
     "prov4ml_auto.integrations.torch_checkpoint",
     "prov4ml_auto.integrations.tensorboard",
+    "prov4ml_auto.integrations.accelerate_",
     "prov4ml_auto.integrations.transformers_",
     "prov4ml_auto.integrations.lightning_",
 )

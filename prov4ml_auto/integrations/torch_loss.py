@@ -13,7 +13,8 @@ torch.nn loss modules call the functions in ``torch.nn.functional`` the same way
 ``nn.MSELoss()(...)`` and ``F.mse_loss(...)``; a loss computed with grad disabled is a validation loss.
 
 Mixed precision: ``GradScaler.scale(loss).backward()`` runs backward on the loss times the scale (65536 at
-first, changing as the scaler adapts), a number nobody logs. The scaler's ``scale`` is wrapped to remember the
+first, changing as the scaler adapts), a number nobody logs (nor the loss Accelerate divides for gradient
+accumulation: see accelerate_). The scaler's ``scale`` is wrapped to remember the
 scaled tensor it returned and the user's loss it came from, and backward on that tensor records the user's loss.
 A subclass with a ``scale`` of its own (FSDP's ShardedGradScaler) has it wrapped when its first instance is made.
 
@@ -50,6 +51,7 @@ _grad_enabled: Any = None
 _tensor_type: Any = None
 _torch: Any = None
 _scaled: list[Any] = []  # the last GradScaler.scale's (scaled, user's loss), until a backward takes it
+given_loss: list[Any] = []  # the user's loss while a library backpropagates a scaled copy (accelerate_)
 
 # torch.autograd.backward's parameters in every torch 2.x: the replacement has them too
 _BACKWARD_PARAMETERS = ("tensors", "grad_tensors", "retain_graph", "create_graph", "grad_variables", "inputs")
@@ -78,6 +80,7 @@ def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
 def unpatch() -> None:
     _patches.undo()
     _scaled.clear()
+    given_loss.clear()
     if _read_device_losses in collector.batch_tasks:
         collector.batch_tasks.remove(_read_device_losses)
 
@@ -121,6 +124,8 @@ def _backward(original: Any) -> Any:
                     if tensors is _scaled[0]:
                         tensors = _scaled[1]
                     _scaled.clear()
+                if given_loss:  # Accelerate's backward of the loss divided for gradient accumulation
+                    tensors = given_loss.pop()
                 loss = tensors.item() if tensors.is_cpu else tensors.detach()
                 if carried:  # no step took the previous backward's loss: this one follows it into the queue
                     _emit_hot((now(), "loss", loss))
