@@ -339,7 +339,9 @@ class Recorder:
                 if step - 1 > phase.start_step:
                     phase.settings.setdefault(name, Aggregate()).extend((previous[1],))
         self._settings_in_effect[name] = (step, value)
-        self.settle_setting(name, steps_taken)
+        waiting = self._unused_rows.get(name)
+        if waiting is not None and waiting[0] < step:  # a step before this value's first used it
+            self.settle_setting(name, steps_taken)
         self._unused_rows[name] = (step, value, time)  # replacing a row that no step used
         return self.settle_setting(name, steps_taken)
 

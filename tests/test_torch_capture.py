@@ -204,6 +204,21 @@ def test_torch_compile_traces_past_the_hooks(tmp_path):
         ("Classifier", "OptimizedModule", 16 * 32 + 32 + 32 * 4 + 4)]
 
 
+def test_a_learning_rate_set_by_hand_before_each_step_has_only_the_values_steps_used(tmp_path):
+    """nanoGPT writes each step's learning rate into the param groups before the step: the value the optimizer
+    was built with, which no step used, is no row; nor is a momentum replaced before the first step."""
+    run = run_script("hand_set_lr.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    used = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    rows = read_series(run.folder, document, "optimizer0.group0.lr")
+    rates = [None] + [lr for lr, _ in used]  # rates[step]: what that step used; a row at each change
+    expected = [[step, rates[step]] for step in range(1, len(rates)) if rates[step] != rates[step - 1]]
+    assert [[int(row["step"]), float(row["value"])] for row in rows] == expected
+    assert attr(document["entity"]["run:series/optimizer0.group0.lr"], "value.count") == len(expected)
+    assert "run:series/optimizer0.group0.momentum" not in document["entity"]  # 0.5 from the first step on
+
+
 def test_an_optimizer_stepping_less_often_has_its_rows_at_the_runs_steps(tmp_path):
     """The run's step is the furthest any optimizer has gone: one that steps every other batch has each
     learning rate's row at the batch whose step used it first, not at its own count of steps."""

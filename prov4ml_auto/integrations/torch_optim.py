@@ -287,7 +287,8 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     recorder.used_entity(ident, attributes, time)
     for number, group in enumerate(settings):
         if isinstance(_plain(group.get("lr")), float):
-            _record_setting(recorder, state, _series_name(state, number, "lr"), float(_plain(group["lr"])), time, 1)
+            _record_setting(recorder, state, _series_name(state, number, "lr"), float(_plain(group["lr"])), time,
+                            state.offset + 1)
 
 
 def _owning_modules(candidates: list, param_ids: set[int]) -> list:
@@ -396,7 +397,8 @@ def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: s
                   step: int) -> None:
     """A series row when a setting changes, at the first step (the run's) that uses the new value. The
     learning rate's series starts with the value at construction; another setting's with the value before its
-    first change, both at the optimizer's first step."""
+    first change; both at the optimizer's first step, if that step used them (not when the script set the
+    value by hand before it, as nanoGPT's warm-up does)."""
     value = _plain(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
@@ -407,8 +409,8 @@ def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: s
     if previous is None or previous == value:
         return
     name = _series_name(state, group, key)
-    if not recorder.has_setting(name):
-        _record_setting(recorder, state, name, float(previous), time, state.first_at or state.offset + 1)
+    if not recorder.has_setting(name) and state.first_at is not None and state.first_at < step:
+        _record_setting(recorder, state, name, float(previous), time, state.first_at)  # steps before used it
     _record_setting(recorder, state, name, float(value), time, step)
 
 
