@@ -2,6 +2,11 @@
 
 Everything slow (listing distributions, running git, hashing the script) happens here, off the training
 thread, and every probe answers with data ("no repository", "git not found") rather than failing.
+
+No probe here may enter ``warnings.catch_warnings``: that resets Python's once-per-location memory of the
+warnings the script has shown, which it would then show again. The standard library does so when it looks a
+program up in PATH (``os.get_exec_path``), so git runs by its full path, and ``platform.platform()``, which
+runs ``uname -p``, is not used.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import getpass
 import hashlib
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -51,7 +57,7 @@ def user_name() -> str:
 
 def environment_facts() -> dict[str, Any]:
     facts: dict[str, Any] = {
-        "os": platform.platform(),
+        "os": _os_name(),
         "hostname": socket.gethostname(),
         "python": platform.python_version(),
         "pythonImplementation": platform.python_implementation(),
@@ -123,14 +129,24 @@ def git_facts(folder: str) -> dict[str, Any]:
     return facts
 
 
+def _os_name() -> str:
+    """platform.platform()'s text on Linux ("Linux-6.1.0-x86_64-with-glibc2.36"), without its subprocess."""
+    system, _, release, _, machine = os.uname()
+    libc, version = platform.libc_ver()
+    return f"{system}-{release}-{machine}" + (f"-with-{libc}{version}" if libc else "")
+
+
 def _git(folder: str, *args: str) -> str | None:
     out = _git_bytes(folder, *args)
     return None if out is None else out.decode("utf-8", "replace").strip()
 
 
 def _git_bytes(folder: str, *args: str) -> bytes | None:
+    git = shutil.which("git")
+    if git is None:
+        raise FileNotFoundError("git")
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
     result = subprocess.run(
-        ["git", "-C", folder, *args], capture_output=True, timeout=_GIT_TIMEOUT, env=env, check=False,
+        [git, "-C", folder, *args], capture_output=True, timeout=_GIT_TIMEOUT, env=env, check=False,
     )
     return result.stdout if result.returncode == 0 else None

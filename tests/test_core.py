@@ -174,6 +174,12 @@ def test_a_script_read_from_standard_input_is_no_missing_file(tmp_path):
     assert (attr(activity, "exit"), attr(activity, "status")) == (0, "finished")
 
 
+def test_a_warning_shown_once_stays_shown_once(tmp_path):
+    """The collector's probes never reset Python's once-per-location warning memory (see facts.py)."""
+    run = run_script("warns_twice.py", root=str(tmp_path / "runs"))
+    assert run.returncode == 0 and run.stderr.count("UserWarning: shown once") == 1, run.stderr
+
+
 def test_an_uncaught_keyboard_interrupt_ends_by_sigint_and_is_recorded_so(tmp_path):
     """Python ends by SIGINT after an uncaught KeyboardInterrupt, unless a pure-Python module is first imported
     during its exit (CPython resets its flag then): the collector's first pass imports some, so the script

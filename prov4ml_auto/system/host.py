@@ -8,7 +8,6 @@ limit are reported next to them when one is set.
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 import psutil
@@ -44,7 +43,8 @@ def host_facts(
 
 
 def _cpu_model() -> str | None:
-    """/proc/cpuinfo names the marketing model; platform.processor() is often just the ISA."""
+    """/proc/cpuinfo names the marketing model; else the ISA (platform.processor() would run ``uname -p``,
+    see facts.py)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -53,7 +53,7 @@ def _cpu_model() -> str | None:
                     return value.strip()
     except OSError:
         pass
-    return platform.processor() or None
+    return os.uname().machine or None
 
 
 def _affinity_cores() -> int | None:
