@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import json
 import os
 import shutil
 import signal
@@ -85,6 +86,17 @@ def test_each_activation_records_the_run(project, tmp_path, how):
     # torch.manual_seed seeds CUDA itself (torch.cuda.manual_seed_all): only the script's own calls count
     assert sorted(attr(s, "function") for s in seeds.values()) == ["random.seed", "torch.manual_seed"]
     assert all(attr(s, "prov:value") == 7 for s in seeds.values())
+
+
+def test_a_seed_per_sample_is_counted_not_listed(tmp_path):
+    """A dataset seeding every sample (torchvision's FakeData) lists the first 16 seeds and counts the rest,
+    so the document does not grow with the data."""
+    run = run_script("seeded_samples.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    calls = json.loads(run.stdout.splitlines()[-1])["seed_calls"]
+    document = run.document()
+    assert len(records_of_type(document, "entity", "prov4ml:Seed")) == 16
+    assert attr(document["activity"]["run:run"], "seedCallsNotListed") == calls - 16
 
 
 def test_no_switch_writes_nothing_and_loads_nothing(tmp_path):
