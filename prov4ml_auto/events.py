@@ -23,6 +23,9 @@ Event = tuple
 Emit = Callable[..., None]
 now = time.time  # every event's first field
 WAKE_AT = 1024  # per-step events waiting: wake the collector before its tick (see Buffer.ready)
+# Files a script may overwrite soon (one checkpoint.pth.tar saved every epoch of a short job): the collector is
+# woken at once to hash them, not at its next tick.
+WAKE_FOR = frozenset(("save", "load", "pl_save", "hf_save"))
 
 # The loss waiting for the next step event to carry it, at most one: torch_loss puts a backward's loss here
 # and torch_optim's step event takes it along (its row then has the step's time). Any other event, and the
@@ -57,6 +60,8 @@ class Buffer:
                 if carried:
                     append((now(), "loss", carried.pop()))
                 append((now(), *event))
+                if event[0] in WAKE_FOR:
+                    ready.set()
 
         def emit_hot(event: Event) -> None:
             """A per-step event, time first: dropped (and counted) rather than letting the buffer grow."""

@@ -219,6 +219,17 @@ def test_a_learning_rate_set_by_hand_before_each_step_has_only_the_values_steps_
     assert "run:series/optimizer0.group0.momentum" not in document["entity"]  # 0.5 from the first step on
 
 
+def test_a_checkpoint_saved_again_soon_has_every_version_hashed(tmp_path):
+    """A save wakes the collector at once: each version of a file rewritten every 80 ms is hashed before the
+    next replaces it."""
+    run = run_script("overwritten_checkpoint.py", root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    versions = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    assert all(f"sha256:{version}" in document["entity"] for version in versions)
+    assert not any(ident.startswith("run:file/") for ident in document["entity"])
+
+
 def test_an_optimizer_stepping_less_often_has_its_rows_at_the_runs_steps(tmp_path):
     """The run's step is the furthest any optimizer has gone: one that steps every other batch has each
     learning rate's row at the batch whose step used it first, not at its own count of steps."""
