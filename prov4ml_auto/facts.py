@@ -130,10 +130,10 @@ def git_facts(folder: str) -> dict[str, Any]:
 
 
 def _os_name() -> str:
-    """platform.platform()'s text on Linux ("Linux-6.1.0-x86_64-with-glibc2.36"), without its subprocess."""
-    system, _, release, _, machine = os.uname()
+    """platform.platform()'s text on Linux ("Linux-6.1.0-x86_64-with-glibc2.36"), without its subprocess
+    (these three never read the lazy ``processor`` field, which runs it)."""
     libc, version = platform.libc_ver()
-    return f"{system}-{release}-{machine}" + (f"-with-{libc}{version}" if libc else "")
+    return f"{platform.system()}-{platform.release()}-{platform.machine()}" + (f"-with-{libc}{version}" if libc else "")
 
 
 def _git(folder: str, *args: str) -> str | None:
