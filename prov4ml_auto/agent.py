@@ -23,7 +23,7 @@ import time
 import traceback
 from typing import Any, Callable, Iterable, NamedTuple
 
-from prov4ml_auto import collector, faults, integrations, roles
+from prov4ml_auto import collector, constants, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
 from prov4ml_auto.events import Buffer, Emit, Event, carried
@@ -119,6 +119,9 @@ class Agent:
                             "hyperparameters": _on_hyperparameters, "arguments_parsed": _command.parsed})
         collector.periodic.append(_FactsGatherer().tick)
         collector.periodic.append(_command.tick)
+        collector.periodic.append(Recorder.upkeep)
+        if self.config.integration_enabled("constants"):
+            collector.periodic.append(constants.record)
         system_recording.install(recorder, self.config)
         self.buffer.queue.appendleft((self.created, "run_begin", list(sys.orig_argv), os.getcwd(), self.pid,
                                       self._placement_facts(), self.parent))  # before any event held until now

@@ -23,9 +23,9 @@ Event = tuple
 Emit = Callable[..., None]
 now = time.time  # every event's first field
 WAKE_AT = 1024  # per-step events waiting: wake the collector before its tick (see Buffer.ready)
-# Files a script may overwrite soon (one checkpoint.pth.tar saved every epoch of a short job): the collector is
-# woken at once to hash them, not at its next tick.
-WAKE_FOR = frozenset(("save", "load", "pl_save", "hf_save"))
+# Files a script may overwrite soon (one checkpoint.pth.tar saved every epoch of a short job, or moved into
+# place and replaced by the next epoch's): the collector is woken at once to hash them, not at its next tick.
+WAKE_FOR = frozenset(("save", "load", "pl_save", "hf_save", "moved", "copied"))
 
 # The loss waiting for the next step event to carry it, at most one: torch_loss puts a backward's loss here
 # and torch_optim's step event takes it along (its row then has the step's time). Any other event, and the

@@ -16,6 +16,9 @@ from prov4ml_auto.series import Aggregate, Row, Series
 
 RUN = "run:run"
 ENVIRONMENT = "run:environment"
+_MOVE_WAIT_SECONDS = 1.0  # how long a file gone before it was hashed waits for its move's event
+_LISTED_COPIES = 16
+_LISTED_READS_PER_FOLDER = 64
 
 PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
 
@@ -44,6 +47,17 @@ class PendingPass(NamedTuple):
     attributes: Mapping[str, Any]
     uses: tuple[str, ...]
     start_step: int
+
+
+class Unplaced(NamedTuple):
+    """A file written under a name it had already left when the collector came to hash it (see
+    ``Recorder.await_move``), with the moment and the place in the training it was written at."""
+
+    kind: str
+    time: float
+    attributes: Mapping[str, Any]
+    epoch: Phase | None
+    step: int
 
 
 class Recorder:
@@ -75,9 +89,14 @@ class Recorder:
         self._known_files: dict[tuple, str] = {}
         self._hashed: dict[tuple, str] = {}  # (path, (size, mtime_ns)) -> the content's entity, once hashed
         self._generated: set[str] = set()
+        self._unplaced: dict[tuple, Unplaced] = {}  # (path, (size, mtime_ns)) -> written, moved before hashed
+        self._reads_per_folder: dict[str, int] = {}  # folder -> files read there and listed
+        self._not_listed: set[int] = set()  # hashes of the (path, version) read and not listed
+        self._not_listed_reported = 0
         self.phase_watchers: list[PhaseWatcher] = []  # (phase, time, ending) -> extra attributes
         self.trainer: str | None = None  # the trainer integration whose loop is running (see claim_trainer)
         self.trainer_folders: tuple[str, ...] = ()
+        self.script_path: str | None = None  # the user's script, once its facts are recorded
 
     # --- run ---------------------------------------------------------------------------------------
     def begin_run(self, start: float, run: Mapping[str, Any], user: str) -> None:
@@ -87,6 +106,7 @@ class Recorder:
 
     def script(self, script: Mapping[str, Any], code: Mapping[str, Any]) -> None:
         """The script as the software agent acting for the user, and its code version as an input."""
+        self.script_path = script.get("path")
         self.doc.agent("run:script", {"prov:type": QName("prov:SoftwareAgent"), **script})
         self.doc.relation("wasAssociatedWith", {"prov:activity": RUN, "prov:agent": "run:script"})
         self.doc.relation("actedOnBehalfOf", {"prov:delegate": "run:script", "prov:responsible": "run:user"})
@@ -444,8 +464,9 @@ class Recorder:
             return f"sha256:{digest.sha256}"
         return self.numbered("file")
 
-    def written(self, ident: str, time: float) -> dict[str, Any]:
-        """``ident`` was generated now, by the latest epoch (or by the run before any epoch).
+    def written(self, ident: str, time: float, at: tuple[Phase | None, int] | None = None) -> dict[str, Any]:
+        """``ident`` was generated now, by the latest epoch (or by the run before any epoch); ``at``: the epoch
+        and step it was written at, when it is recorded later.
 
         A checkpoint is usually written after the epoch's pass over its data has ended; the epoch then
         lasts until that moment, so that the generation falls inside the activity that generated it.
@@ -453,8 +474,8 @@ class Recorder:
         if ident in self._generated:
             return {}
         self._generated.add(ident)
-        epoch = self.epoch
-        where = {"step": self.global_step, "epoch": None if epoch is None else epoch.index}
+        epoch, step = at or (self.epoch, self.global_step)
+        where = {"step": step, "epoch": None if epoch is None else epoch.index}
         if epoch is not None and epoch.closed:
             self.doc.activity(epoch.ident, end=time)
         self.doc.relation("wasGeneratedBy", {"prov:entity": ident, "prov:activity": epoch.ident if epoch else RUN},
@@ -462,20 +483,81 @@ class Recorder:
         return where
 
     def file_written(self, path: str, kind: str, time: float, attributes: Mapping[str, Any],
-                     stat_key: tuple | None = None) -> str:
+                     stat_key: tuple | None = None, at: tuple[Phase | None, int] | None = None) -> str:
         ident = self.file_entity(path, kind, attributes, stat_key)
-        self.doc.entity(ident, self.written(ident, time))
+        self.doc.entity(ident, self.written(ident, time, at))
         return ident
 
+    def await_move(self, path: str, stat_key: tuple, kind: str, time: float, attributes: Mapping[str, Any]) -> None:
+        """A file written and already gone from ``path``: saved under a temporary name and moved into place
+        (``os.replace``, the usual atomic save) before the collector came to hash it. The move's event follows
+        (``file_moved``), which hashes it where it now lives; without one it is recorded as it is today, gone
+        (``settle_unplaced``)."""
+        self._unplaced[(path, tuple(stat_key))] = Unplaced(kind, time, attributes, self.epoch, self.global_step)
+
+    def file_moved(self, source: str, target: str, stat_key: tuple) -> None:
+        """A file this run recorded was moved (a rename keeps its size and mtime): its entity is named by where
+        it now lives, and keeps the name it was written under as ``savedAs``. Files it never recorded are not
+        its business."""
+        key = (source, tuple(stat_key))
+        unplaced = self._unplaced.pop(key, None)
+        if unplaced is not None:
+            self.file_written(target, unplaced.kind, unplaced.time, {**unplaced.attributes, "savedAs": source},
+                              stat_key, (unplaced.epoch, unplaced.step))
+            return
+        ident = self._hashed.get(key)
+        if ident is None:
+            return
+        self._hashed[(target, tuple(stat_key))] = ident
+        if (self.doc.get("entity", ident) or {}).get("prov4ml:path") == source:
+            self.doc.entity(ident, {"path": target, "savedAs": source})
+
+    def file_copied(self, source: str, stat_key: tuple, target: str) -> None:
+        """A recorded file copied elsewhere unchanged (``shutil.copyfile`` of the best checkpoint to
+        ``model_best.pth``): the copy is the same content, so the same entity, which lists where it was copied."""
+        ident = self._hashed.get((source, tuple(stat_key)))
+        if ident is None:
+            return
+        entity = self.doc.get("entity", ident) or {}
+        copies = [name for name in entity.get("prov4ml:copiedTo", "").split(", ") if name]
+        if target not in copies:
+            self.doc.entity(ident, {"copiedTo": ", ".join([*copies, target][-_LISTED_COPIES:])})
+
+    def settle_unplaced(self, now: float, final: bool) -> None:
+        """Files written and gone whose move never came (deleted, or moved by a call that is not watched):
+        recorded as gone before they were hashed, a second after they were written, or at the end."""
+        for key, unplaced in list(self._unplaced.items()):
+            if final or now - unplaced.time >= _MOVE_WAIT_SECONDS:
+                del self._unplaced[key]
+                self.file_written(key[0], unplaced.kind, unplaced.time, unplaced.attributes, key[1],
+                                  (unplaced.epoch, unplaced.step))
+
     def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None) -> None:
-        """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files)."""
+        """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files). A
+        folder's first ``_LISTED_READS_PER_FOLDER`` files read are listed, the others only counted, once each
+        (``filesReadNotListed``): a dataset that loads a file per sample would grow the document with the data,
+        while the checkpoints a run loads lie elsewhere. A file the run wrote is always listed (lineage)."""
         cache_key = (path, kind, stat_key)
         if cache_key in self._known_files:
             return
+        written = stat_key is not None and (path, tuple(stat_key)) in self._hashed
+        folder = os.path.dirname(path)
+        listed = self._reads_per_folder.get(folder, 0)
+        if listed >= _LISTED_READS_PER_FOLDER and not written:
+            self._not_listed.add(hash(cache_key))  # an int each: a million sample files cost some 40 MB less
+            return
+        self._reads_per_folder[folder] = listed + 1
         ident = self.file_entity(path, kind, None, stat_key)
         self._known_files[cache_key] = ident
         where = {"step": self.global_step, "path": path}
         self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, where, time=time)
+
+    def upkeep(self, now: float, final: bool) -> None:
+        """Each collector tick and at the end (not at every event: each record update is a journal line)."""
+        self.settle_unplaced(now, final)
+        if len(self._not_listed) != self._not_listed_reported:
+            self._not_listed_reported = len(self._not_listed)
+            self.update_run({"filesReadNotListed": self._not_listed_reported})
 
 
 def _listed(names: list[str], shown: int = 16) -> str:

@@ -324,7 +324,7 @@ def test_disabling_an_integration(tmp_path):
 def test_a_misspelt_integration_is_named_once():
     from prov4ml_auto import config, integrations
 
-    names = {importlib.import_module(path).NAME for path in integrations.MODULES} | {"system"}
+    names = {importlib.import_module(path).NAME for path in integrations.MODULES} | {"system", "constants"}
     assert set(config.INTEGRATIONS) == names
     shown = subprocess.run([os.path.join(BIN, "prov4ml"), "info"], capture_output=True, text=True, timeout=60,
                            env={**os.environ, "PROV4ML_DISABLE": "torch.optm,seeds"})
@@ -368,3 +368,43 @@ def test_readme_documents_every_setting():
     with open(os.path.join(ROOT, "README.md")) as handle:
         readme = handle.read()
     assert [s.env for s in SETTINGS if f"`{s.env}`" not in readme] == []
+
+
+def test_a_scripts_settings_are_the_names_it_assigns_once_at_module_level():
+    """Read from the source: a name a loop assigns or grows, an augmented assignment changes, or a function
+    declares global is state, not a setting; blocks under ``if``/``try``/``with`` are still module level."""
+    from prov4ml_auto.constants import settings_assigned, settings_of
+
+    source = '''
+import torch
+lr = 0.1
+batch_size, epochs = 32, 10
+best_acc = 0.0
+history = []
+scores = {}
+step = 0
+config = {"lr": 0.1, "hidden": 64}
+if __name__ == "__main__":
+    device = "cpu"
+    try:
+        workers = 4
+    except ImportError:
+        workers = 0
+for epoch in range(epochs):
+    for i, batch in enumerate([]):
+        step += 1
+        history.append(i)
+        scores[epoch] = i
+    last = epoch
+while False:
+    patience = 3
+def evaluate():
+    global best_acc
+    best_acc = 1.0
+    local_only = 5
+'''
+    assert settings_assigned(source) == {"lr", "batch_size", "epochs", "config", "device", "workers"}
+    assert settings_assigned("def broken(:\n") == set()
+    namespace = {"lr": 0.1, "config": {"lr": 0.1, "hidden": 64, "layers": [1, 2]}, "torch": object(),
+                 "name": "x" * 501, "vocab": list("abcdefghijklmnopq"), "_private": 1, "betas": (0.9, 0.95)}
+    assert settings_of(namespace) == {"lr": 0.1, "config.hidden": 64, "config.layers": [1, 2], "betas": (0.9, 0.95)}

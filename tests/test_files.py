@@ -60,6 +60,77 @@ def test_a_file_written_then_read_is_one_entity_even_once_deleted(tmp_path):
     assert use["prov:entity"] == written and written.startswith("sha256:")
 
 
+def test_a_file_moved_into_place_is_named_where_it_lies_whether_hashed_before_or_after(tmp_path):
+    """The atomic save: written as a temporary file, moved into place. Hashed before the move, the entity
+    takes the new path; moved before the collector came to it, it waits for the move's event and is hashed
+    where it lies, generated at the step it was written at; with no move at all it is recorded as gone."""
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    temporary, final = tmp_path / "ckpt.pt.tmp", tmp_path / "ckpt.pt"
+    temporary.write_bytes(b"epoch 1")
+    key = written(temporary)
+    first = recorder.file_written(str(temporary), "prov4ml:Checkpoint", 1.0, {}, key)
+    os.replace(temporary, final)
+    recorder.file_moved(str(temporary), str(final), key)
+    entity = recorder.doc.get("entity", first)
+    assert (entity["prov4ml:path"], entity["prov4ml:savedAs"]) == (str(final), str(temporary))
+
+    temporary.write_bytes(b"epoch 2")
+    key = written(temporary)
+    os.replace(temporary, final)  # before the collector came to the save
+    recorder.await_move(str(temporary), key, "prov4ml:Checkpoint", 2.0, {"api": "torch.save"})
+    recorder.global_step = 7  # the training went on meanwhile
+    recorder.file_moved(str(temporary), str(final), key)
+    second = f"sha256:{hashlib.sha256(b'epoch 2').hexdigest()}"
+    entity = recorder.doc.get("entity", second)
+    assert (entity["prov4ml:path"], entity["prov4ml:savedAs"], entity["prov4ml:api"]) == (
+        str(final), str(temporary), "torch.save")
+    generations = [r for r in recorder.doc.records("wasGeneratedBy").values() if r["prov:entity"] == second]
+    assert [r["prov4ml:step"]["$"] for r in generations] == ["0"]
+
+    temporary.write_bytes(b"epoch 3")
+    key = written(temporary)
+    temporary.unlink()
+    recorder.await_move(str(temporary), key, "prov4ml:Checkpoint", 3.0, {})
+    recorder.settle_unplaced(3.5, final=False)
+    assert not any(ident.startswith("run:file/") for ident in recorder.doc.records("entity"))
+    recorder.settle_unplaced(4.0, final=False)
+    (gone,) = [e for i, e in recorder.doc.records("entity").items() if i.startswith("run:file/")]
+    assert gone["prov4ml:hashStatus"] == "removed before it was hashed"
+
+
+def test_a_copy_of_a_recorded_file_is_listed_on_its_entity_and_other_moves_are_ignored(tmp_path):
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    latest = tmp_path / "checkpoint.pth"
+    latest.write_bytes(b"weights")
+    ident = recorder.file_written(str(latest), "prov4ml:Checkpoint", 1.0, {}, written(latest))
+    for _ in range(2):
+        recorder.file_copied(str(latest), written(latest), str(tmp_path / "model_best.pth"))
+    recorder.file_copied(str(latest), written(latest), str(tmp_path / "archive.pth"))
+    assert recorder.doc.get("entity", ident)["prov4ml:copiedTo"] == (
+        f"{tmp_path / 'model_best.pth'}, {tmp_path / 'archive.pth'}")
+    before = recorder.doc.to_dict()
+    recorder.file_moved(str(tmp_path / "unrelated.log"), str(tmp_path / "unrelated.log.1"), (3, 4))
+    recorder.file_copied(str(tmp_path / "notes.txt"), (3, 4), str(tmp_path / "copy.txt"))
+    assert recorder.doc.to_dict() == before
+
+
+def test_a_folder_read_file_by_file_lists_its_first_files_and_counts_the_rest_but_never_the_runs_own(tmp_path):
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(b"weights")
+    recorder.file_written(str(checkpoint), "prov4ml:Checkpoint", 1.0, {}, written(checkpoint))
+    for number in range(70):
+        sample = tmp_path / f"{number}.pt"
+        sample.write_bytes(str(number).encode())
+        recorder.file_read(str(sample), "prov4ml:Checkpoint", 2.0, written(sample))
+        recorder.file_read(str(sample), "prov4ml:Checkpoint", 2.0, written(sample))  # read again: nothing new
+    recorder.file_read(str(checkpoint), "prov4ml:Checkpoint", 3.0, written(checkpoint))
+    used = [relation["prov4ml:path"] for relation in recorder.doc.records("used").values()]
+    assert used == [str(tmp_path / f"{number}.pt") for number in range(64)] + [str(checkpoint)]
+    recorder.upkeep(4.0, final=False)
+    assert recorder.doc.get("activity", "run:run")["prov4ml:filesReadNotListed"] == {"$": "6", "type": "xsd:long"}
+
+
 def test_a_list_of_files_is_one_content_wherever_it_lies(tmp_path):
     """A dataset's list of files is identified by their names below the folder they share, sizes and hashes:
     the same files copied elsewhere are the same entity, and a renamed or changed file is another."""

@@ -29,6 +29,8 @@ MODULES = (
     "prov4ml_auto.integrations.torch_data",
     "prov4ml_auto.integrations.torch_loss",
     "prov4ml_auto.integrations.torch_checkpoint",
+    "prov4ml_auto.integrations.file_moves",
+    "prov4ml_auto.integrations.data_readers",
     "prov4ml_auto.integrations.tensorboard",
     "prov4ml_auto.integrations.accelerate_",
     "prov4ml_auto.integrations.transformers_",

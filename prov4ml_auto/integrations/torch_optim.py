@@ -275,20 +275,31 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     _seen[opt] = state
     _by_id[id(opt)] = state
     _states.append(state)
-    params = [p for group in opt.param_groups for p in group["params"]]
-    attributes: dict[str, Any] = {
-        "prov:type": QName("prov4ml:Optimizer"), "class": cls, "groups": len(settings),
-        "tensors": len(params), "parameters": sum(p.numel() for p in params),
-    }
-    for number, group in enumerate(settings):
-        attributes.update({f"group{number}.{key}": _plain(value) for key, value in group.items()})
-    models = _owning_modules(owners, {id(p) for p in params})
+    attributes: dict[str, Any] = {"prov:type": QName("prov4ml:Optimizer"), "class": cls,
+                                   **_groups_described(opt, settings, 0)}
+    models = _owning_modules(owners, {id(p) for group in opt.param_groups for p in group["params"]})
     attributes["models"] = " ".join(model_id(recorder, model, time) for model in models) or None
     recorder.used_entity(ident, attributes, time)
-    for number, group in enumerate(settings):
+    _start_lr_rows(recorder, state, settings, 0, time, state.offset + 1)
+
+
+def _groups_described(opt: Any, settings: list[dict], first: int) -> dict[str, Any]:
+    """The groups' count, the settings of the groups from ``first`` on, and the parameters of all."""
+    params = [p for group in opt.param_groups for p in group["params"]]
+    described: dict[str, Any] = {"groups": len(settings), "tensors": len(params),
+                                 "parameters": sum(p.numel() for p in params)}
+    for number, group in enumerate(settings[first:], first):
+        described.update({f"group{number}.{key}": _plain(value) for key, value in group.items()})
+    return described
+
+
+def _start_lr_rows(recorder: Recorder, state: _OptimizerState, settings: list[dict], first: int, time: float,
+                   step: int) -> None:
+    """Each group's learning rate series starts with its value when the group appeared."""
+    for number, group in enumerate(settings[first:], first):
         if isinstance(_plain(group.get("lr")), float):
             _record_setting(recorder, state, _series_name(state, number, "lr"), float(_plain(group["lr"])), time,
-                            state.offset + 1)
+                            step)
 
 
 def _owning_modules(candidates: list, param_ids: set[int]) -> list:
@@ -449,9 +460,13 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
     state = _seen.get(opt)
     if state is None:
         return
+    known = len(state.settings)
     for number, group in enumerate(settings):
         for key, value in group.items():
             _setting_seen(recorder, state, number, key, value, time, state.at + 1)
+    if len(settings) > known:  # add_param_group (YOLOv5's weights with decay, a layer unfrozen later)
+        recorder.doc.entity(state.ident, _groups_described(opt, settings, known))
+        _start_lr_rows(recorder, state, settings, known, time, state.at + 1)
     if reason == "state_loaded":
         recorder.doc.entity(state.ident, {"stateLoaded": True, "stateLoadedAtStep": state.steps})
 

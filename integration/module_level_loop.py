@@ -1,0 +1,34 @@
+"""A training loop written at module level, its settings as constants at the top (no parser, no function, no
+prov4ml-auto call), as much research code is. The last stdout line is JSON: the loss of each epoch."""
+
+import json
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+BATCH_SIZE = 16
+EPOCHS = 3
+LEARNING_RATE = 3e-3
+MILESTONES = [1, 2]
+DATA_DIR = "./data"
+WANDB_API_KEY = "abcdef0123456789abcdef0123456789"
+config = {"hidden": 32, "dropout": 0.1, "act": "relu"}
+
+torch.manual_seed(0)
+data = TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+loader = DataLoader(data, batch_size=BATCH_SIZE, shuffle=True)
+model = nn.Sequential(nn.Linear(4, config["hidden"]), nn.ReLU(), nn.Linear(config["hidden"], 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+history = []
+for epoch in range(EPOCHS):
+    running_loss = 0.0
+    for i, (x, y) in enumerate(loader):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        running_loss += loss.item()
+    history.append(running_loss)
+    print(f"epoch {epoch} loss {running_loss / (i + 1):.4f}")
+print(json.dumps(history))

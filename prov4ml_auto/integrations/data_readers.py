@@ -1,0 +1,100 @@
+"""Data files read outside a DataLoader's dataset: numpy's ``load``, ``fromfile`` and ``memmap``, and pandas'
+``read_*`` of local files.
+
+nanoGPT-shaped scripts open ``np.memmap(train.bin)`` inside ``get_batch`` (every batch); tabular scripts read
+a CSV with pandas and hand the frame to a ``TensorDataset``, which names no file. Training thread: after the
+call returns (its exceptions untouched), a file seen for the first time in this version (size, mtime) appends
+its path; a file read again unchanged appends nothing. Collector: the file is hashed and used by the run, a
+``prov4ml:DataFile`` (``Recorder.file_read``: one entity per content). Streams, URLs and buffers name no local
+file and are left alone; a memmap opened to create a file (``mode="w+"``) is no read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from types import ModuleType
+from typing import Any
+
+from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
+from prov4ml_auto.recorder import Recorder
+
+NAME = "readers"
+TARGETS = ("numpy", "pandas")
+SUPPORTED = {"numpy": ("1.20", "3"), "pandas": ("1.0", "4")}
+
+PANDAS_READERS = ("read_csv", "read_table", "read_parquet", "read_json", "read_feather", "read_pickle")
+
+_patches = Patches()
+_emit: Any = None
+_seen: dict[str, tuple[int, int]] = {}  # path -> the version last reported (training thread)
+
+
+def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
+    global _emit
+    _emit = emit
+    if module.__name__ == "numpy":
+        _patches.wrap(module, "load", after(_reader("numpy.load", "file")))
+        _patches.wrap(module, "fromfile", after(_reader("numpy.fromfile", "file")))
+        _patches.replace(module.memmap, "__new__", _memmap_new)
+    else:
+        for name in PANDAS_READERS:
+            if hasattr(module, name):
+                _patches.wrap(module, name, after(_reader(f"pandas.{name}", "filepath_or_buffer", "path")))
+
+
+def unpatch() -> None:
+    _patches.undo()
+    _seen.clear()
+
+
+def _reader(api: str, *names: str):
+    @guarded(NAME)
+    def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        source = args[0] if args else next((kwargs[name] for name in names if name in kwargs), None)
+        _report(api, source)
+    return record
+
+
+def _memmap_new(original: Any) -> Any:
+    """``np.memmap(...)`` runs the class's ``__new__`` (a staticmethod): its replacement is a plain function,
+    which the class calls with itself first, as it does a staticmethod."""
+    create = original.__func__ if isinstance(original, staticmethod) else original
+
+    def __new__(subtype: Any, filename: Any, *args: Any, **kwargs: Any) -> Any:
+        result = create(subtype, filename, *args, **kwargs)
+        _memmap_opened(filename, args, kwargs)
+        return result
+
+    return __new__
+
+
+@guarded(NAME)
+def _memmap_opened(filename: Any, args: tuple, kwargs: dict) -> None:
+    mode = argument(args, kwargs, 1, "mode")
+    if mode not in ("w+", "write"):
+        _report("numpy.memmap", filename)
+
+
+def _report(api: str, source: Any) -> None:
+    """A local file named by a path or an open file's name, once per version."""
+    if not isinstance(source, (str, os.PathLike)):
+        source = getattr(source, "name", None)
+        if not isinstance(source, str):
+            return
+    path = os.path.abspath(os.fsdecode(source))
+    try:
+        state = os.stat(path)
+    except OSError:  # a URL, a glob pattern: no local file
+        return
+    version = (state.st_size, state.st_mtime_ns)
+    if stat.S_ISREG(state.st_mode) and _seen.get(path) != version:
+        _seen[path] = version
+        _emit("data_read", api, path, version)
+
+
+def _on_data_read(recorder: Recorder, time: float, api: str, path: str, version: tuple) -> None:
+    recorder.file_read(path, "prov4ml:DataFile", time, version)
+
+
+HANDLERS = {"data_read": _on_data_read}
