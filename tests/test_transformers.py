@@ -184,6 +184,10 @@ def test_a_plain_loop_over_a_hugging_face_dataset_names_its_content(tmp_path):
     (source,) = relations(document, "wasDerivedFrom", generatedEntity=next(
         ident for ident, record in document["entity"].items() if record is rows))
     assert attr(document["entity"][source["prov:usedEntity"]], "prov:type") == "prov4ml:DataFiles"
+    corpus = f"sha256:{hashlib.sha256((tmp_path / 'rows.jsonl').read_bytes()).hexdigest()}"  # the source file
+    assert attr(document["entity"][corpus], "prov:type") == "prov4ml:DataFile"
+    (use,) = relations(document, "used", entity=corpus)
+    assert attr(use, "path") == str(tmp_path / "rows.jsonl")
 
 
 def test_the_agent_changes_no_logged_metric_nor_weight(trained, plain):

@@ -1,16 +1,19 @@
-"""Data files read outside a DataLoader's dataset: numpy's ``load``, ``fromfile`` and ``memmap``, and pandas'
-``read_*`` of local files.
+"""Data files read outside a DataLoader's dataset: numpy's ``load``, ``fromfile`` and ``memmap``, pandas'
+``read_*`` of local files, and the local files and folders Hugging Face's ``datasets.load_dataset`` builds a
+dataset from (``data_files``, ``data_dir``, or a local ``path``; the dataset itself only names its cache).
 
 nanoGPT-shaped scripts open ``np.memmap(train.bin)`` inside ``get_batch`` (every batch); tabular scripts read
 a CSV with pandas and hand the frame to a ``TensorDataset``, which names no file. Training thread: after the
 call returns (its exceptions untouched), a file seen for the first time in this version (size, mtime) appends
 its path; a file read again unchanged appends nothing. Collector: the file is hashed and used by the run, a
 ``prov4ml:DataFile`` (``Recorder.file_read``: one entity per content). Streams, URLs and buffers name no local
-file and are left alone; a memmap opened to create a file (``mode="w+"``) is no read.
+file and are left alone; a memmap opened to create a file (``mode="w+"``) is no read. A glob pattern among
+``data_files`` is expanded as ``datasets`` would.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 from types import ModuleType
@@ -20,8 +23,8 @@ from prov4ml_auto.integrations._patching import Patches, after, argument, guarde
 from prov4ml_auto.recorder import Recorder
 
 NAME = "readers"
-TARGETS = ("numpy", "pandas")
-SUPPORTED = {"numpy": ("1.20", "3"), "pandas": ("1.0", "4")}
+TARGETS = ("numpy", "pandas", "datasets")
+SUPPORTED = {"numpy": ("1.20", "3"), "pandas": ("1.0", "4"), "datasets": ("2.0", "6")}
 
 PANDAS_READERS = ("read_csv", "read_table", "read_parquet", "read_json", "read_feather", "read_pickle")
 
@@ -37,6 +40,8 @@ def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
         _patches.wrap(module, "load", after(_reader("numpy.load", "file")))
         _patches.wrap(module, "fromfile", after(_reader("numpy.fromfile", "file")))
         _patches.replace(module.memmap, "__new__", _memmap_new)
+    elif module.__name__ == "datasets":
+        _patches.wrap(module, "load_dataset", after(_dataset_sources))
     else:
         for name in PANDAS_READERS:
             if hasattr(module, name):
@@ -54,6 +59,21 @@ def _reader(api: str, *names: str):
         source = args[0] if args else next((kwargs[name] for name in names if name in kwargs), None)
         _report(api, source)
     return record
+
+
+@guarded(NAME)
+def _dataset_sources(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    """``load_dataset("csv", data_files={"train": "train.csv"})``, ``load_dataset("imagefolder",
+    data_dir=...)``, ``load_dataset("./my_dataset")``: the local ones (a hub name or a builder names none)."""
+    named = [argument(args, kwargs, 0, "path"), argument(args, kwargs, 2, "data_dir")]
+    files = argument(args, kwargs, 3, "data_files")
+    for group in (files.values() if isinstance(files, dict) else [files]):
+        named.extend(group if isinstance(group, (list, tuple)) else [group])
+    for name in named:
+        if isinstance(name, (str, os.PathLike)):
+            text = os.fsdecode(name)
+            for path in sorted(glob.glob(text)) if any(mark in text for mark in "*?[") else [text]:
+                _report("datasets.load_dataset", path, folders=True)
 
 
 def _memmap_new(original: Any) -> Any:
@@ -76,8 +96,8 @@ def _memmap_opened(filename: Any, args: tuple, kwargs: dict) -> None:
         _report("numpy.memmap", filename)
 
 
-def _report(api: str, source: Any) -> None:
-    """A local file named by a path or an open file's name, once per version."""
+def _report(api: str, source: Any, folders: bool = False) -> None:
+    """A local file (or, with ``folders``, folder) named by a path or an open file's name, once per version."""
     if not isinstance(source, (str, os.PathLike)):
         source = getattr(source, "name", None)
         if not isinstance(source, str):
@@ -88,7 +108,8 @@ def _report(api: str, source: Any) -> None:
     except OSError:  # a URL, a glob pattern: no local file
         return
     version = (state.st_size, state.st_mtime_ns)
-    if stat.S_ISREG(state.st_mode) and _seen.get(path) != version:
+    local = stat.S_ISREG(state.st_mode) or (folders and stat.S_ISDIR(state.st_mode))
+    if local and _seen.get(path) != version:
         _seen[path] = version
         _emit("data_read", api, path, version)
 
