@@ -115,7 +115,7 @@ def _report(api: str, source: Any, folders: bool = False) -> None:
 
 
 def _on_data_read(recorder: Recorder, time: float, api: str, path: str, version: tuple) -> None:
-    recorder.file_read(path, "prov4ml:DataFile", time, version)
+    recorder.file_read(path, "prov4ml:DataFiles" if os.path.isdir(path) else "prov4ml:DataFile", time, version)
 
 
 HANDLERS = {"data_read": _on_data_read}
