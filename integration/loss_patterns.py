@@ -2,10 +2,10 @@
 
 Epochs 0-1: gradient accumulation over 3 batches of a 7-batch loader (the epoch's last batch feeds no step).
 Epoch 2: hand-written updates, no optimizer at all, on a loss of shape [1]. Epoch 3: a GAN's two optimizers,
-each stepping once per batch.
+each stepping once per batch on a loss of its own.
 The last stdout line is JSON: every loss backward() was called on, as [epoch, value, step], where step is the
 run's step that loss feeds (the optimizer steps taken so far, counting the GAN's pair once per batch, plus one
-for a loss whose step has not come yet).
+for a loss whose step has not come yet); and the generator's losses (a series of their own) apart.
 """
 
 import json
@@ -42,6 +42,7 @@ for x, y in loader:
             parameter.grad = None
 
 critic = nn.Linear(1, 1)
+generator_losses = []
 generator_optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 critic_optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3)
 for x, y in loader:
@@ -54,6 +55,7 @@ for x, y in loader:
     generator_loss.backward()
     generator_optimizer.step()
     steps += 1
-    losses += [[3, critic_loss.item(), steps], [3, generator_loss.item(), steps]]
+    losses.append([3, critic_loss.item(), steps])
+    generator_losses.append([3, generator_loss.item(), steps])
 
-print(json.dumps(losses))
+print(json.dumps({"loss": losses, "generator": generator_losses}))

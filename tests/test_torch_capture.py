@@ -335,16 +335,21 @@ def test_an_optimizer_stepping_less_often_has_its_rows_at_the_runs_steps(tmp_pat
 def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
     """A loss travels inside the event of the optimizer step after it; one that no step takes (gradient
     accumulation's remainder, hand-written updates) travels alone, still in order: each row keeps its epoch,
-    and its step is the step it feeds (a GAN's two losses share theirs)."""
+    and its step is the step it feeds (a GAN's two losses share theirs; the network stepped second has a series
+    of its own)."""
     run = run_script("loss_patterns.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
     assert run.returncode == 0, run.stderr
-    expected = json.loads(run.stdout.splitlines()[-1])
+    printed = json.loads(run.stdout.splitlines()[-1])
+    expected = printed["loss"]
     document = run.document()
     rows = read_series(run.folder, document, "loss")
     assert [[int(r["epoch"]), float(r["value"]), int(r["step"])] for r in rows] == expected
+    rows = read_series(run.folder, document, "loss.optimizer1")  # the GAN's generator: its own series
+    assert [[int(r["epoch"]), float(r["value"]), int(r["step"])] for r in rows] == printed["generator"]
     for number in range(4):
         epoch = document["activity"][f"run:epoch/{number}"]
         assert attr(epoch, "loss.count") == sum(1 for loss in expected if loss[0] == number)
+        assert attr(epoch, "loss.optimizer1.count") == (len(printed["generator"]) if number == 3 else None)
         # the settings of the optimizers that stepped in the epoch: none while updates are hand-written
         stepped = {key.split(":")[1].split(".")[0] for key in epoch if key.endswith(".group0.lr.first")}
         assert stepped == [{"optimizer0"}, {"optimizer0"}, set(), {"optimizer1", "optimizer2"}][number]

@@ -209,15 +209,15 @@ def _on_loss(recorder: Recorder, time: float, loss: float | Any) -> None:
     record_losses(recorder, [(recorder.global_step + 1, time, loss)])
 
 
-def record_losses(recorder: Recorder, losses: list[tuple[int, float, float | Any]]) -> None:
+def record_losses(recorder: Recorder, losses: list[tuple[int, float, float | Any]], series: str = "loss") -> None:
     """Training losses as (step fed, time, loss), a run of steps' at once (torch_optim's run of step events):
-    a CPU loss arrives as a float, recorded with no further call."""
+    a CPU loss arrives as a float, recorded with no further call. ``series``: see torch_optim._leads."""
     if recorder.trainer is not None:
         return
     recorder.training_seen(losses[-1][1])
     epoch = recorder.epoch_index
     rows = [(step, epoch, time, loss if type(loss) is float else _device_loss(loss)) for step, time, loss in losses]
-    recorder.metric_rows("loss", [row for row in rows if row[3] is not None])
+    recorder.metric_rows(series, [row for row in rows if row[3] is not None])
 
 
 def _on_eval_loss(recorder: Recorder, time: float, loss: float | Any) -> None:

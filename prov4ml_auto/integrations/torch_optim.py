@@ -369,7 +369,7 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
         recorder.environment(_torch_facts())
     own_loop = recorder.trainer is None
     recorder.training_seen(steps[-1][0])
-    losses = []
+    losses: dict[str, list[tuple]] = {}
     for event in steps:
         state = _by_id.get(event[2])
         if state is not None:
@@ -390,10 +390,21 @@ def _on_steps(recorder: Recorder, steps: list[tuple]) -> None:
                 state.phases_told = recorder.phase_changes
                 recorder.stepped(state.owner)
         if event[3] is not None:
-            losses.append((recorder.global_step + (state is None), event[0], event[3]))
+            series = "loss" if state is None or _leads(recorder, state) else f"loss.{state.owner}"
+            losses.setdefault(series, []).append((recorder.global_step + (state is None), event[0], event[3]))
     recorder.last_step_time = steps[-1][0]
-    if losses:
-        torch_loss.record_losses(recorder, losses)
+    for series, rows in losses.items():
+        torch_loss.record_losses(recorder, rows, series)
+
+
+def _leads(recorder: Recorder, state: _OptimizerState) -> bool:
+    """The first optimizer to step in an epoch carries the run's ``loss``; another stepping in the same epoch
+    with a loss of its own (a GAN's second network, trained on a second backward) has ``loss.<optimizerN>``:
+    one series would mix two objectives. An optimizer stepped after another on the same backward carries no
+    loss, and a later stage's optimizer steps first in its own epochs."""
+    if _leader[0] is not recorder.epoch:
+        _leader[:] = [recorder.epoch, state]
+    return _leader[1] is state
 
 
 def _learning_rates_seen(recorder: Recorder, state: _OptimizerState, time: float, lrs: tuple) -> None:
@@ -534,6 +545,7 @@ def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
 
 _last_report = 0.0
 _stepped = False  # a training step has been handled
+_leader: list[Any] = [None, None]  # the epoch, and the optimizer that stepped first in it (see _leads)
 _furthest = 0  # the run's step: the furthest any optimizer has gone
 
 HANDLERS = {
