@@ -1,7 +1,7 @@
 """Checkpoints written the careful way (no prov4ml-auto call): each epoch's saved under a temporary name and
 moved into place with ``os.replace`` (a crash mid-write never leaves half a checkpoint), the best one copied
 beside it with ``shutil.copyfile`` as PyTorch's ImageNet example does, and the last also moved with pathlib.
-``--resume PATH`` starts from a checkpoint instead. The last stdout line is JSON: per epoch, the sha256 of the
+``--resume PATH`` starts from a checkpoint instead, ``--config PATH`` reads the learning rate from a JSON file. The last stdout line is JSON: per epoch, the sha256 of the
 checkpoint as it lies in place; and the sha256 of model_best.pt at the end."""
 
 import argparse
@@ -24,14 +24,19 @@ def sha256(path: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--resume", default=None)
+    parser.add_argument("--config", default=None)
     args = parser.parse_args()
+    settings = {"lr": 0.1}
+    if args.config:
+        with open(args.config) as handle:
+            settings = json.load(handle)
     torch.manual_seed(0)
     data = TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
     loader = DataLoader(data, batch_size=8)
     model = torch.nn.Linear(4, 1)
     if args.resume:
         model.load_state_dict(torch.load(args.resume)["state_dict"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr"])
     versions, best = [], float("inf")
     for epoch in range(3):
         total = 0.0

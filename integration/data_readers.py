@@ -1,7 +1,8 @@
 """Data read the ways scripts read it outside a dataset's attributes (no prov4ml-auto call): nanoGPT's
 ``np.memmap`` of ``train.bin``/``val.bin`` opened anew in ``get_batch`` at every batch, a CSV of features read
 with pandas into a ``TensorDataset``, normalisation statistics from ``np.load``, and a folder of per-sample
-``.npy`` files that a dataset loads in ``__getitem__``. Writes its data into the working directory first.
+``.npy`` files that a dataset loads in ``__getitem__``; and a dataset that keeps its files in a reader object,
+as timm's ``ImageDataset`` does. Writes its data into the working directory first.
 
 The last stdout line is JSON: the sha256 of each data file by name, and how many sample files there are."""
 
@@ -31,6 +32,9 @@ def write_data() -> None:
     os.makedirs("samples", exist_ok=True)
     for number in range(SAMPLES):
         np.save(f"samples/{number:03d}.npy", rng.normal(size=4).astype(np.float32))
+    os.makedirs("images/cat", exist_ok=True)
+    for number in range(4):
+        np.save(f"images/cat/{number}.npy", rng.normal(size=4).astype(np.float32))
 
 
 def get_batch(split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +55,27 @@ class SampleFiles(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return torch.from_numpy(np.load(os.path.join(self.folder, self.names[index])))
+
+
+class FolderReader:
+    """Where timm's ImageDataset keeps its files: a reader with the root and the (path, label) samples."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.samples = [(os.path.join(root, "cat", name), 0) for name in sorted(os.listdir(f"{root}/cat"))]
+
+
+class ReaderDataset(Dataset):
+    def __init__(self, root: str) -> None:
+        self.reader = FolderReader(root)
+
+    def __len__(self) -> int:
+        return len(self.reader.samples)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        path, _ = self.reader.samples[index]
+        with open(path, "rb") as handle:
+            return torch.from_numpy(np.lib.format.read_array(handle))
 
 
 def main() -> None:
@@ -74,7 +99,8 @@ def main() -> None:
     table = TensorDataset(features, torch.tensor(frame["target"].values, dtype=torch.float32))
     head = torch.nn.Linear(4, 1)
     optimizer = torch.optim.SGD(head.parameters(), lr=0.1)
-    for loader in (DataLoader(table, batch_size=16), DataLoader(SampleFiles("samples"), batch_size=25)):
+    for loader in (DataLoader(table, batch_size=16), DataLoader(SampleFiles("samples"), batch_size=25),
+                   DataLoader(ReaderDataset("images"), batch_size=2)):
         for batch in loader:
             inputs = batch[0] if isinstance(batch, list) else batch
             loss = head(inputs).pow(2).mean()

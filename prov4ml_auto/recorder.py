@@ -19,6 +19,7 @@ ENVIRONMENT = "run:environment"
 _MOVE_WAIT_SECONDS = 1.0  # how long a file gone before it was hashed waits for its move's event
 _LISTED_COPIES = 16
 _LISTED_READS_PER_FOLDER = 64
+_GUESSED_KIND = "prov4ml:DataFile"  # what a file is taken for when nothing says more
 
 PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
 
@@ -533,12 +534,16 @@ class Recorder:
                                   (unplaced.epoch, unplaced.step))
 
     def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None) -> None:
-        """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files). A
+        """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files) but
+        its kind, where the reader knows better than an argument naming the file (a checkpoint). A
         folder's first ``_LISTED_READS_PER_FOLDER`` files read are listed, the others only counted, once each
         (``filesReadNotListed``): a dataset that loads a file per sample would grow the document with the data,
         while the checkpoints a run loads lie elsewhere. A file the run wrote is always listed (lineage)."""
-        cache_key = (path, kind, stat_key)
-        if cache_key in self._known_files:
+        cache_key = (path, stat_key)
+        known = self._known_files.get(cache_key)
+        if known is not None:  # read again, or named by an argument before the library that loads it
+            if kind != _GUESSED_KIND:
+                self.doc.entity(known, {"prov:type": QName(kind)})
             return
         written = stat_key is not None and (path, tuple(stat_key)) in self._hashed
         folder = os.path.dirname(path)

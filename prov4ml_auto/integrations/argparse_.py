@@ -1,12 +1,18 @@
 """argparse: the parsed namespace becomes the run's hyperparameters, and the options whose values are secret
-(by their names: ``-p/--password``) are redacted from the run's command line too."""
+(by their names: ``-p/--password``) are redacted from the run's command line too. Values that name existing
+files (``--train-file data/train.csv``, ``--config cfg.yaml``) are inputs the run used, hashed by content: a
+configuration file by its suffix, any other a data file (a checkpoint the script then loads is a checkpoint).
+Folders are not (an output folder that exists already is no input), nor the files of secret options
+(``--token-file``)."""
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 from typing import Any
 
 from prov4ml_auto.integrations._patching import Patches, guarded, outermost
+from prov4ml_auto.recorder import Recorder
 from prov4ml_auto.redact import is_secret_name
 
 NAME = "argparse"
@@ -15,6 +21,8 @@ SUPPORTED: dict = {}
 
 _patches = Patches()
 _emit: Any = None
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf")
+_MAX_FILES = 64
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -33,6 +41,31 @@ def _parsed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     _emit("arguments_parsed", [option for action in instance._actions if is_secret_name(action.dest)
                                or any(is_secret_name(option) for option in action.option_strings)
                                for option in action.option_strings])
+    files = _named_files(value for name, value in vars(result[0]).items() if not is_secret_name(name))
+    if files:
+        _emit("argument_files", files)
 
 
-HANDLERS: dict = {}  # "hyperparameters" is a core event (agent.py)
+def _named_files(values: Any) -> list[tuple[str, tuple[int, int]]]:
+    """Existing regular files named by string or path values (or lists of them), with their versions."""
+    found = []
+    for value in values:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (str, os.PathLike)) and len(found) < _MAX_FILES:
+                try:
+                    path = os.path.abspath(os.fsdecode(item))
+                    state = os.stat(path) if os.path.isfile(path) else None
+                except (OSError, ValueError):  # not a path at all (a long or odd string)
+                    state = None
+                if state is not None:
+                    found.append((path, (state.st_size, state.st_mtime_ns)))
+    return found
+
+
+def _on_argument_files(recorder: Recorder, time: float, files: list[tuple[str, tuple[int, int]]]) -> None:
+    for path, version in files:
+        kind = "prov4ml:ConfigFile" if path.lower().endswith(CONFIG_SUFFIXES) else "prov4ml:DataFile"
+        recorder.file_read(path, kind, time, version)
+
+
+HANDLERS = {"argument_files": _on_argument_files}  # "hyperparameters" is a core event (agent.py)

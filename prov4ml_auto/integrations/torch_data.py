@@ -39,6 +39,9 @@ _threads: Any = None  # torch.get_num_threads: the calling thread's own setting,
 _MAX_ATTRIBUTES = 64
 _MAX_LISTED_FILES = 10000  # beyond, the list is one entity "more than 10000 files", unhashed
 _WRAPPER_ATTRIBUTES = ("dataset", "datasets", "base_dataset", "data_source")
+# Objects a dataset keeps its files in (timm's ImageDataset: ``reader``, ``parser`` before timm 0.9): their
+# attributes count as the dataset's own.
+_HOLDER_ATTRIBUTES = ("reader", "parser")
 
 
 def patch(torch: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -254,12 +257,14 @@ def _identity(dataset: Any) -> tuple:
     return ("content", fingerprint) if isinstance(fingerprint, str) else ("object", id(dataset))
 
 
-def _sources(recorder: Recorder, dataset: Any) -> list[str]:
+def _sources(recorder: Recorder, dataset: Any, held: bool = False) -> list[str]:
     import torch
 
     found: list[str] = []
     for name, value in _attributes(dataset):
-        if name in _WRAPPER_ATTRIBUTES and _is_dataset(value):
+        if name in _HOLDER_ATTRIBUTES and not held and not _is_dataset(value) and hasattr(value, "__dict__"):
+            found.extend(_sources(recorder, value, held=True))
+        elif name in _WRAPPER_ATTRIBUTES and _is_dataset(value):
             found.append(describe_dataset(recorder, value))
         elif name in _WRAPPER_ATTRIBUTES and isinstance(value, (list, tuple)) and value and _is_dataset(value[0]):
             found.extend(describe_dataset(recorder, inner) for inner in value[:16])
