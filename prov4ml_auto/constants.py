@@ -2,14 +2,17 @@
 
 Much research code sets its hyperparameters at the top of the script (``BATCH_SIZE = 64``, nanoGPT's
 ``learning_rate = 6e-4``, overridden by an exec'd config file) or in a module-level ``config = {...}`` dict.
-Which names are settings is read from the script's source, not guessed from values: the names it assigns at
-module level outside any loop, less those a function declares ``global`` (``best_acc``, which the training
-updates), those an augmented assignment changes, and those a loop assigns or changes in place (the variables
-of a training loop written at module level: ``epoch``, ``i``, ``history.append(loss)``). At the end of the
-run the collector records their values then (overrides included) as hyperparameters, source ``script``.
-Plain values only: numbers, strings, booleans, short lists and tuples of them, and dicts of those
-(``config.lr``, unless ``lr`` is recorded with that value already); no object is looked into. A script read
-from standard input, or a notebook, has no source file: nothing is recorded.
+Which names are settings is read from the script's source, not guessed from values: a setting is bound once
+at module level (in ``if``/``with``/``try`` blocks too, not in a loop), to a literal (a number, a string, a
+tuple, list or dict of them). Not a setting: a value computed (``elapsed = time.time() - start``, a test
+accuracy), a name bound again (``LR = LR / 10`` before a second phase; a loop's variables), and a name the code
+changes anywhere, in functions too: declared ``global`` (``best_acc``), an augmented assignment, an item set
+(``STATS["best"] = v``) or a mutating method (``history["loss"].append(v)``; ``config.get`` reads).
+The collector records their values as hyperparameters, source ``script``, at its first look after the first
+training step (overrides are applied by then, and the journal has them if the job is killed later), or at the
+end of a run that took none. Plain values only: numbers, strings, booleans, short lists and tuples of them,
+and dicts of those (``config.lr``). A script read from standard input, or a notebook, has no source file:
+nothing is recorded.
 """
 
 from __future__ import annotations
@@ -29,12 +32,18 @@ _MAX_ITEMS = 16  # a longer list (a vocabulary, a table of results) is data, not
 _MAX_TEXT = 500
 _MAX_SOURCE_BYTES = 1 << 20
 _ABSENT = object()
+_MUTATORS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add",
+                       "discard", "sort", "reverse", "popitem", "appendleft", "extendleft"))
+
+
+_recorded = [False]  # once per process
 
 
 def record(recorder: Recorder, now: float, final: bool) -> None:
-    """Collector periodic task: at the end of the run only, when the values are the ones the run used."""
-    if not final:
+    """Collector periodic task: once, after the first training step, or at the end."""
+    if _recorded[0] or not (final or recorder.global_step > 0):
         return
+    _recorded[0] = True
     main = sys.modules.get("__main__")
     source = _source(recorder.script_path)  # __main__.__file__ is gone once the script has returned
     if source is None or main is None:
@@ -56,71 +65,88 @@ def _source(path: Any) -> str | None:
 
 
 def settings_assigned(source: str) -> set[str]:
-    """The names a module assigns at its top level (in ``if``/``with``/``try`` blocks too) outside any loop,
-    that nothing else assigns: no loop, no augmented assignment, no function's ``global`` statement. (``ast``
-    is imported here, on the collector at the run's end: it is no start-up cost.)"""
+    """The names a module binds once at its top level, to a literal, that its code never changes (see the
+    module's docstring). ``ast`` is imported here, on the collector: it is no start-up cost."""
     import ast
 
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return set()
-    settings: set[str] = set()
+    literal: set[str] = set()
+    bindings: dict[str, int] = {}
+    _visit(tree.body, False, literal, bindings)
     changed: set[str] = set()
-    _visit(tree.body, False, settings, changed)
     for node in ast.walk(tree):
         if isinstance(node, ast.Global):
             changed.update(node.names)
         elif isinstance(node, ast.AugAssign):
-            changed.update(_names(node.target))
-    return settings - changed
+            changed.add(_root(node.target))
+        elif isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            changed.add(_root(node.value))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
+            changed.add(_root(node.func.value))
+    return {name for name in literal if bindings[name] == 1} - changed
 
 
-def _visit(statements: Iterable[ast.stmt], in_loop: bool, settings: set[str], changed: set[str]) -> None:
+def _visit(statements: Iterable[ast.stmt], in_loop: bool, literal: set[str], bindings: dict[str, int]) -> None:
+    """Counts the module level's bindings of each name and notes the literal ones outside loops."""
     import ast
 
     for statement in statements:
-        if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             for target in targets:
-                (changed if in_loop else settings).update(_names(target))
+                for name, value in _pairs(target, statement.value):
+                    bindings[name] = bindings.get(name, 0) + 1
+                    if not in_loop and value is not None and _is_literal(value):
+                        literal.add(name)
         elif isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
             if not isinstance(statement, ast.While):
-                changed.update(_names(statement.target))
-            changed.update(_grown_in(statement))
-            _visit(statement.body + statement.orelse, True, settings, changed)
+                for name, _ in _pairs(statement.target, None):
+                    bindings[name] = bindings.get(name, 0) + 1
+            _visit(statement.body + statement.orelse, True, literal, bindings)
         elif isinstance(statement, (ast.If, ast.With, ast.AsyncWith)):
-            _visit(statement.body + getattr(statement, "orelse", []), in_loop, settings, changed)
+            _visit(statement.body + getattr(statement, "orelse", []), in_loop, literal, bindings)
         elif isinstance(statement, ast.Try):
-            blocks = [statement.body, statement.orelse, statement.finalbody,
-                      *(handler.body for handler in statement.handlers)]
-            for block in blocks:
-                _visit(block, in_loop, settings, changed)
+            for block in (statement.body, statement.orelse, statement.finalbody,
+                          *(handler.body for handler in statement.handlers)):
+                _visit(block, in_loop, literal, bindings)
 
 
-def _grown_in(loop: ast.stmt) -> set[str]:
-    """Names a loop changes in place: ``history.append(loss)``, ``results[epoch] = accuracy``."""
-    import ast
-
-    grown = set()
-    for node in ast.walk(loop):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            grown.update(_names(node.func.value))
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-            grown.update(_names(node.value))
-    return grown
-
-
-def _names(target: ast.expr) -> list[str]:
+def _pairs(target: ast.expr, value: ast.expr | None) -> list[tuple[str, ast.expr | None]]:
+    """The names a target binds, each with its own part of the value when the value is spelt out
+    (``batch_size, epochs = 32, 10``)."""
     import ast
 
     if isinstance(target, ast.Name):
-        return [target.id]
+        return [(target.id, value)]
     if isinstance(target, (ast.Tuple, ast.List)):
-        return [name for item in target.elts for name in _names(item)]
+        parts = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) \
+            else [None] * len(target.elts)
+        return [pair for item, part in zip(target.elts, parts) for pair in _pairs(item, part)]
     if isinstance(target, ast.Starred):
-        return _names(target.value)
+        return _pairs(target.value, None)
     return []  # an attribute or a subscript binds no name
+
+
+def _is_literal(value: ast.expr) -> bool:
+    import ast
+
+    try:
+        ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _root(node: ast.expr) -> str:
+    """The name at the root of ``a.b[c].d``; empty if there is none (``f().x``)."""
+    import ast
+
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:

@@ -370,20 +370,28 @@ def test_readme_documents_every_setting():
     assert [s.env for s in SETTINGS if f"`{s.env}`" not in readme] == []
 
 
-def test_a_scripts_settings_are_the_names_it_assigns_once_at_module_level():
-    """Read from the source: a name a loop assigns or grows, an augmented assignment changes, or a function
-    declares global is state, not a setting; blocks under ``if``/``try``/``with`` are still module level."""
+def test_a_scripts_settings_are_the_names_it_binds_once_at_module_level_to_literals_and_never_changes():
+    """Read from the source: a computed value, a name bound again (a loop's variables, a second phase's rate,
+    a fallback in ``except``) or changed anywhere (``global``, an augmented assignment, an item set, a
+    mutating method, in functions too) is no setting; blocks under ``if``/``try``/``with`` are module level,
+    and reading a dict (``config.get``) changes nothing."""
     from prov4ml_auto.constants import settings_assigned, settings_of
 
     source = '''
+import time
 import torch
 lr = 0.1
-batch_size, epochs = 32, 10
+batch_size, epochs = 32, -10
+betas: tuple = (0.9, 0.95)
 best_acc = 0.0
-history = []
+history = {"loss": []}
 scores = {}
+STATS = {"best": 0}
 step = 0
-config = {"lr": 0.1, "hidden": 64}
+config = {"lr": 0.1, "hidden": 64, "clip": 1.0}
+start = time.time()
+LR2 = 0.1
+LR2 = LR2 / 10
 if __name__ == "__main__":
     device = "cpu"
     try:
@@ -393,17 +401,19 @@ if __name__ == "__main__":
 for epoch in range(epochs):
     for i, batch in enumerate([]):
         step += 1
-        history.append(i)
         scores[epoch] = i
+        clip = config.get("clip")
     last = epoch
 while False:
     patience = 3
 def evaluate():
     global best_acc
     best_acc = 1.0
-    local_only = 5
+    STATS["best"] = 1
+    history["loss"].append(best_acc)
+elapsed = time.time() - start
 '''
-    assert settings_assigned(source) == {"lr", "batch_size", "epochs", "config", "device", "workers"}
+    assert settings_assigned(source) == {"lr", "batch_size", "epochs", "betas", "config", "device"}
     assert settings_assigned("def broken(:\n") == set()
     namespace = {"lr": 0.1, "config": {"lr": 0.1, "hidden": 64, "layers": [1, 2]}, "torch": object(),
                  "name": "x" * 501, "vocab": list("abcdefghijklmnopq"), "_private": 1, "betas": (0.9, 0.95)}

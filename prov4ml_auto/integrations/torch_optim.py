@@ -545,7 +545,7 @@ def _report_steps(recorder: Recorder, now: float, final: bool) -> None:
 
 _last_report = 0.0
 _stepped = False  # a training step has been handled
-_leader: list[Any] = [None, None]  # the epoch, and the optimizer that stepped first in it (see _leads)
+_leader: list[Any] = [object(), None]  # the epoch (None: no epochs), the optimizer that stepped first in it
 _furthest = 0  # the run's step: the furthest any optimizer has gone
 
 HANDLERS = {
