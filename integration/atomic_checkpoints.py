@@ -1,8 +1,10 @@
 """Checkpoints written the careful way (no prov4ml-auto call): each epoch's saved under a temporary name and
-moved into place with ``os.replace`` (a crash mid-write never leaves half a checkpoint), the best one copied
-beside it with ``shutil.copyfile`` as PyTorch's ImageNet example does, and the last also moved with pathlib.
+moved into place with ``os.replace`` (a crash mid-write never leaves half a checkpoint; the second epoch's
+with ``shutil.move``, from ``--scratch`` if given), the best one copied beside it with ``shutil.copyfile`` as
+PyTorch's ImageNet example does, and the last moved with pathlib; the final weights moved twice in a row, and a
+link to a file not written yet moved into place.
 ``--resume PATH`` starts from a checkpoint instead, ``--config PATH`` reads the learning rate from a JSON file. The last stdout line is JSON: per epoch, the sha256 of the
-checkpoint as it lies in place; and the sha256 of model_best.pt at the end."""
+checkpoint as it lies in place; and the sha256 of model_best.pt and of the final weights at the end."""
 
 import argparse
 import hashlib
@@ -25,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--resume", default=None)
     parser.add_argument("--config", default=None)
+    parser.add_argument("--scratch", default=None, help="a folder (on another file system) to save in first")
     args = parser.parse_args()
     settings = {"lr": 0.1}
     if args.config:
@@ -47,9 +50,12 @@ def main() -> None:
             optimizer.step()
             total += loss.item()
         state = {"epoch": epoch, "state_dict": model.state_dict()}
-        if epoch < 2:
+        if epoch == 0:
             torch.save(state, "checkpoint.pth.tmp")
             os.replace("checkpoint.pth.tmp", "checkpoint.pth")
+        elif epoch == 1:
+            torch.save(state, os.path.join(args.scratch or ".", "checkpoint.pth.tmp"))
+            shutil.move(os.path.join(args.scratch or ".", "checkpoint.pth.tmp"), "checkpoint.pth")
         else:
             torch.save(state, Path("checkpoint.pth.partial"))
             Path("checkpoint.pth.partial").replace("checkpoint.pth")
@@ -58,7 +64,13 @@ def main() -> None:
             best = total
             shutil.copyfile("checkpoint.pth", "model_best.pth")
         time.sleep(0.08)
-    print(json.dumps({"versions": versions, "best": sha256("model_best.pth")}))
+    torch.save(model.state_dict(), "final.tmp")  # moved twice in a row, as a rotation of the last ones does
+    os.replace("final.tmp", "final.pt")
+    os.replace("final.pt", "final.last.pt")
+    if not os.path.lexists("latest.tmp"):
+        os.symlink("not-yet-written.pt", "latest.tmp")  # a link to a file to come, moved into place
+    os.replace("latest.tmp", "latest.pt")
+    print(json.dumps({"versions": versions, "best": sha256("model_best.pth"), "final": sha256("final.last.pt")}))
 
 
 if __name__ == "__main__":

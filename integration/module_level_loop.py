@@ -13,7 +13,10 @@ LEARNING_RATE = 3e-3
 MILESTONES = [1, 2]
 DATA_DIR = "./data"
 WANDB_API_KEY = "abcdef0123456789abcdef0123456789"
-config = {"hidden": 32, "dropout": 0.1, "act": "relu"}
+AUTH_TOKENS = ["9c1185a5d3e2f4a6b7c8d9e0f1a2b3c4"]
+creds = ("ml-bot", "s3cr3t-Passw0rd")
+max_new_tokens = 64
+config = {"hidden": 32, "dropout": 0.1, "act": "relu", "warmup steps": 5, "warmup_steps": 10}
 
 torch.manual_seed(0)
 data = TensorDataset(torch.randn(64, 4), torch.randn(64, 1))

@@ -1,8 +1,11 @@
 """Mistakes that raise inside library calls the agent hooks: each traceback, printed by the script or by
 Python at the end, must read exactly as without the agent (no frame of the agent's wrappers)."""
 
+import os
+import shutil
 import traceback
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -42,6 +45,11 @@ mistakes = {
     "loss of mismatched shapes": lambda: nn.CrossEntropyLoss()(model(torch.randn(4, 3)), torch.zeros(5).long()),
     "backward twice": backward_twice,
     "scheduler stepped past its end": step_too_far,
+    "rename a missing file (os.replace is written in C)": lambda: os.replace("no/such/file.tmp", "file.pt"),
+    "copy a missing file": lambda: shutil.copyfile("no/such/best.pt", "model_best.pt"),
+    "memmap a missing file": lambda: np.memmap("no/such/train.bin", dtype=np.uint16, mode="r"),
+    "memmap without its file name": lambda: np.memmap(dtype=np.uint16),
+    "read a missing array file (np.fromfile is written in C)": lambda: np.fromfile("no/such/data.bin"),
 }
 for name, mistake in mistakes.items():
     try:

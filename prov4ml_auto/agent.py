@@ -473,13 +473,13 @@ class _HeldBuffer(Buffer):
     def _emitters(self) -> tuple[Emit, Emit]:
         emit, emit_hot = super()._emitters()
 
-        def held_emit(*event: Any) -> None:
+        def held_emit(*event: Any, wake: bool = False) -> None:
             if self.waiting and event[0] in TRAINING_EVENTS and self.trigger():
                 self.waiting = False
             if self.waiting and len(self.queue) >= _HELD_MAX:
                 self.dropped += 1
             else:
-                emit(*event)
+                emit(*event, wake=wake)
 
         def held_emit_hot(event: Event) -> None:
             if not self.waiting:

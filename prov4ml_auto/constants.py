@@ -17,6 +17,7 @@ nothing is recorded.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -55,7 +56,8 @@ def record(recorder: Recorder, now: float, final: bool) -> None:
 
 
 def _source(path: Any) -> str | None:
-    if not isinstance(path, str) or not path.endswith(".py"):
+    """The script's text (a script without the .py suffix too: ``#!/usr/bin/env python`` and executable)."""
+    if not isinstance(path, str):
         return None
     try:
         with open(path, "rb") as handle:
@@ -156,7 +158,7 @@ def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
         if name.startswith("_"):
             continue
         if type(value) is dict:
-            for key, item in list(value.items())[:_MAX_ITEMS * 4]:
+            for key, item in itertools.islice(value.items(), _MAX_ITEMS * 4):
                 if isinstance(key, str) and _plain(item):
                     found[f"{name}.{key}"] = item
         elif _plain(value):

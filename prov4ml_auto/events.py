@@ -23,9 +23,9 @@ Event = tuple
 Emit = Callable[..., None]
 now = time.time  # every event's first field
 WAKE_AT = 1024  # per-step events waiting: wake the collector before its tick (see Buffer.ready)
-# Files a script may overwrite soon (one checkpoint.pth.tar saved every epoch of a short job, or moved into
-# place and replaced by the next epoch's): the collector is woken at once to hash them, not at its next tick.
-WAKE_FOR = frozenset(("save", "load", "pl_save", "hf_save", "moved", "copied"))
+# Files a script may overwrite soon (one checkpoint.pth.tar saved every epoch of a short job): the collector is
+# woken at once to hash them, not at its next tick (``emit(..., wake=True)`` does the same for one event).
+WAKE_FOR = frozenset(("save", "load", "pl_save", "hf_save"))
 
 # The loss waiting for the next step event to carry it, at most one: torch_loss puts a backward's loss here
 # and torch_optim's step event takes it along (its row then has the step's time). Any other event, and the
@@ -54,13 +54,13 @@ class Buffer:
     def _emitters(self) -> tuple[Emit, Emit]:
         queue, append, capacity, ready = self.queue, self.queue.append, self.capacity, self.ready
 
-        def emit(*event: Any) -> None:
+        def emit(*event: Any, wake: bool = False) -> None:
             """A lineage event: never dropped; ignored in a forked child, which has no run."""
             if os.getpid() == self.owner_pid:
                 if carried:
                     append((now(), "loss", carried.pop()))
                 append((now(), *event))
-                if event[0] in WAKE_FOR:
+                if wake or event[0] in WAKE_FOR:
                     ready.set()
 
         def emit_hot(event: Event) -> None:
@@ -98,7 +98,7 @@ class Buffer:
 def failing_emitter(name: str) -> Emit:
     """The fault-injection switch: an emitter that raises, to prove hooks fail open."""
 
-    def emit(*event: Any) -> None:  # takes emit's arguments and emit_hot's one tuple alike
+    def emit(*event: Any, wake: bool = False) -> None:  # takes emit's arguments and emit_hot's one tuple alike
         raise RuntimeError(f"prov4ml fault injection in {name}")
 
     return emit

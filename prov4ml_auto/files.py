@@ -96,6 +96,8 @@ class Hasher:
         started = time.monotonic()
         try:
             digest = self._sha256(path)
+        except FileNotFoundError:  # removed between the look and the read
+            return FileDigest(path, before.st_size, None, "removed before it was hashed")
         except (OSError, TimeoutError) as exc:
             return FileDigest(path, before.st_size, None, _failure(exc))
         finally:

@@ -140,7 +140,7 @@ class Recorder:
     def hyperparameters(self, source: str, values: Mapping[str, Any], time: float) -> None:
         for name, value in values.items():
             self.used_entity(
-                f"run:param/{local_name(source)}/{local_name(str(name))}",
+                f"run:param/{local_name(source)}/{_unique_local_name(str(name))}",
                 {"prov:type": QName("prov4ml:Hyperparameter"), "prov:value": value, "name": str(name),
                  "source": source},
                 time,
@@ -498,29 +498,37 @@ class Recorder:
 
     def file_moved(self, source: str, target: str, stat_key: tuple) -> None:
         """A file this run recorded was moved (a rename keeps its size and mtime): its entity is named by where
-        it now lives, and keeps the name it was written under as ``savedAs``. Files it never recorded are not
-        its business."""
+        it now lives, and keeps the name it was written under as ``savedAs``; a copy moved into place is
+        listed under its new name. Files it never recorded are not its business."""
         key = (source, tuple(stat_key))
         unplaced = self._unplaced.pop(key, None)
         if unplaced is not None:
-            self.file_written(target, unplaced.kind, unplaced.time, {**unplaced.attributes, "savedAs": source},
-                              stat_key, (unplaced.epoch, unplaced.step))
+            named = {"savedAs": source, **unplaced.attributes}  # the first name it was written under
+            if os.path.lexists(target):
+                self.file_written(target, unplaced.kind, unplaced.time, named, stat_key,
+                                  (unplaced.epoch, unplaced.step))
+            else:  # moved on again already (a rotation: tmp -> last -> previous): wait for that move too
+                self._unplaced[(target, tuple(stat_key))] = unplaced._replace(attributes=named)
             return
         ident = self._hashed.get(key)
         if ident is None:
             return
         self._hashed[(target, tuple(stat_key))] = ident
-        if (self.doc.get("entity", ident) or {}).get("prov4ml:path") == source:
-            self.doc.entity(ident, {"path": target, "savedAs": source})
+        entity = self.doc.get("entity", ident) or {}
+        if entity.get("prov4ml:path") == source:
+            self.doc.entity(ident, {"path": target, "savedAs": entity.get("prov4ml:savedAs", source)})
+        elif source in _copies(entity):
+            self.doc.entity(ident, {"copiedTo": ", ".join(target if copy == source else copy
+                                                          for copy in _copies(entity))})
 
-    def file_copied(self, source: str, stat_key: tuple, target: str) -> None:
+    def file_copied(self, source: str, stat_key: tuple, target: str, target_key: tuple) -> None:
         """A recorded file copied elsewhere unchanged (``shutil.copyfile`` of the best checkpoint to
         ``model_best.pth``): the copy is the same content, so the same entity, which lists where it was copied."""
         ident = self._hashed.get((source, tuple(stat_key)))
         if ident is None:
             return
-        entity = self.doc.get("entity", ident) or {}
-        copies = [name for name in entity.get("prov4ml:copiedTo", "").split(", ") if name]
+        self._hashed[(target, tuple(target_key))] = ident
+        copies = _copies(self.doc.get("entity", ident) or {})
         if target not in copies:
             self.doc.entity(ident, {"copiedTo": ", ".join([*copies, target][-_LISTED_COPIES:])})
 
@@ -563,6 +571,21 @@ class Recorder:
         if len(self._not_listed) != self._not_listed_reported:
             self._not_listed_reported = len(self._not_listed)
             self.update_run({"filesReadNotListed": self._not_listed_reported})
+
+
+def _unique_local_name(name: str) -> str:
+    """A name as an id's local part; one that had to be changed for it (``"a b"``, a vocabulary's ``"\\n"``)
+    keeps a digest of the original, so that two names never share an id (the ``name`` attribute holds it)."""
+    local = local_name(name)
+    if local == name:
+        return local
+    import hashlib
+
+    return f"{local}_{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def _copies(entity: Mapping[str, Any]) -> list[str]:
+    return [name for name in entity.get("prov4ml:copiedTo", "").split(", ") if name]
 
 
 def _listed(names: list[str], shown: int = 16) -> str:

@@ -19,6 +19,7 @@ REDACTED = "<redacted>"
 _SECRET_PARTS = ("passw", "pwd", "secret", "credential", "apikey", "privatekey", "accesskey", "cookie")
 # signature: presigned URLs (S3's X-Amz-Signature)
 _SECRET_LAST_WORDS = frozenset({"key", "token", "auth", "authorization", "session", "pass", "passphrase", "signature"})
+_SECRET_LAST_WORDS_UNLESS_NUMBER = frozenset({"tokens", "keys", "creds", "cred", "passes", "auths"})
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # The look-behinds start a match only at the start of a word: linear time on megabyte-long arguments.
 _URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]*@")
@@ -64,8 +65,12 @@ def _redact_assignment(match: re.Match[str]) -> str:
 
 
 def redact_value(name: str, value: Any, depth: int = 0) -> Any:
-    """A named value: hidden whole when the name looks secret, else scrubbed (see ``scrub``)."""
+    """A named value: hidden whole when the name looks secret, or names secrets in the plural (``auth_tokens``,
+    ``creds``) and holds more than a number (``max_tokens = 512`` is a setting); else scrubbed (``scrub``)."""
     if is_secret_name(name):
+        return REDACTED
+    words = _WORDS.findall(name)
+    if words and words[-1].lower() in _SECRET_LAST_WORDS_UNLESS_NUMBER and not isinstance(value, (int, float)):
         return REDACTED
     return scrub(value, depth)
 

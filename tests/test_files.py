@@ -99,18 +99,23 @@ def test_a_file_moved_into_place_is_named_where_it_lies_whether_hashed_before_or
 
 
 def test_a_copy_of_a_recorded_file_is_listed_on_its_entity_and_other_moves_are_ignored(tmp_path):
+    """Copies are listed on the content's entity, under the name they are moved to after (a copy to a temporary
+    name moved into place); moves and copies of files the run never recorded add nothing."""
     recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 10))
     latest = tmp_path / "checkpoint.pth"
     latest.write_bytes(b"weights")
     ident = recorder.file_written(str(latest), "prov4ml:Checkpoint", 1.0, {}, written(latest))
-    for _ in range(2):
-        recorder.file_copied(str(latest), written(latest), str(tmp_path / "model_best.pth"))
-    recorder.file_copied(str(latest), written(latest), str(tmp_path / "archive.pth"))
-    assert recorder.doc.get("entity", ident)["prov4ml:copiedTo"] == (
-        f"{tmp_path / 'model_best.pth'}, {tmp_path / 'archive.pth'}")
+    best, staged = tmp_path / "model_best.pth", tmp_path / "archive.tmp"
+    for target in (best, best, staged):
+        target.write_bytes(b"weights")
+        recorder.file_copied(str(latest), written(latest), str(target), written(target))
+    os.replace(staged, tmp_path / "archive.pth")
+    recorder.file_moved(str(staged), str(tmp_path / "archive.pth"), written(tmp_path / "archive.pth"))
+    assert recorder.doc.get("entity", ident)["prov4ml:copiedTo"] == f"{best}, {tmp_path / 'archive.pth'}"
+    assert recorder.doc.get("entity", ident)["prov4ml:path"] == str(latest)
     before = recorder.doc.to_dict()
     recorder.file_moved(str(tmp_path / "unrelated.log"), str(tmp_path / "unrelated.log.1"), (3, 4))
-    recorder.file_copied(str(tmp_path / "notes.txt"), (3, 4), str(tmp_path / "copy.txt"))
+    recorder.file_copied(str(tmp_path / "notes.txt"), (3, 4), str(tmp_path / "copy.txt"), (3, 5))
     assert recorder.doc.to_dict() == before
 
 

@@ -7,6 +7,7 @@ for the same stdout, exit code and, where the script saves them, the same final 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import sys
 
@@ -75,15 +76,26 @@ def test_hostile_code_causes_no_agent_error(hostile):
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 re-raises the traceback as it was caught")
 def test_tracebacks_through_hooked_calls_read_as_without_the_agent(tmp_path):
-    """Errors raised inside hooked calls (a function, a method, a loss, backward, a scheduler step, a
-    DataLoader's next), printed by the script and, for the last, by Python: no frame of the agent's."""
+    """Errors raised inside hooked calls (a function, one written in C, a method, a staticmethod's arguments,
+    a loss, backward, a scheduler step, a DataLoader's next), printed by the script and, for the last, by
+    Python: no frame of the agent's."""
     agent, plain = both("raising_calls.py", work=tmp_path)
     assert agent.finish() == plain.finish() == 1
-    assert agent.stdout == plain.stdout and sum(line.startswith("Traceback") for line in agent.stdout) == 5
+    assert agent.stdout == plain.stdout and sum(line.startswith("Traceback") for line in agent.stdout) == 10
     assert "prov4ml_auto" not in agent.stderr
     assert [line for line in agent.stderr.splitlines() if not line.startswith("prov4ml:")] == \
         plain.stderr.splitlines()
     assert "self.cache[index]" in plain.stderr
+
+
+def test_patched_functions_pickle_by_reference_into_spawned_processes(tmp_path):
+    """os.replace mapped by a spawned pool, torch.load held by a dataset in spawned workers: the patched
+    functions pickle as the originals do (pickle finds them by the names they are installed under)."""
+    agent, plain = both("pickled_functions.py", work=tmp_path)
+    assert agent.finish(timeout=240) == plain.finish(timeout=240) == 0, agent.stderr
+    assert agent.stdout == plain.stdout
+    printed = json.loads(agent.stdout[-1])
+    assert all(printed["round_trips"].values()) and printed["loaded"] == [0, 1, 2]
 
 
 # --- fault injection ---------------------------------------------------------------------------------

@@ -249,6 +249,9 @@ def test_checkpoints_moved_into_place_and_copied_are_named_where_they_lie(tmp_pa
         (generation,) = relations(document, "wasGeneratedBy", entity=f"sha256:{version}")
         assert generation["prov:activity"] == f"run:epoch/{epoch}"
     assert str(tmp_path / "model_best.pth") in attr(document["entity"][f"sha256:{facts['best']}"], "copiedTo")
+    final = document["entity"][f"sha256:{facts['final']}"]  # moved on before or after it was hashed
+    assert attr(final, "path") == str(tmp_path / "final.last.pt")
+    assert attr(final, "savedAs") == str(tmp_path / "final.tmp")
     (tmp_path / "settings.json").write_text('{"lr": 0.05}')
     resumed = run_script("atomic_checkpoints.py", "--resume", "model_best.pth", "--config", "settings.json",
                          root=str(tmp_path / "resumed"), cwd=str(tmp_path))
@@ -272,10 +275,13 @@ def test_a_module_level_script_has_its_constants_as_hyperparameters_and_not_its_
     params = {attr(rec, "name"): attr(rec, "prov:value") for ident, rec in document["entity"].items()
               if ident.startswith("run:param/script/")}
     assert params == {"BATCH_SIZE": 16, "EPOCHS": 3, "LEARNING_RATE": 0.003, "MILESTONES": "[1, 2]",
-                      "DATA_DIR": "./data", "WANDB_API_KEY": "<redacted>", "config.hidden": 32,
-                      "config.dropout": 0.1, "config.act": "relu"}
-    assert b"abcdef0123456789abcdef" not in b"".join(
-        open(os.path.join(folder, name), "rb").read() for folder, _, names in os.walk(run.folder) for name in names)
+                      "DATA_DIR": "./data", "WANDB_API_KEY": "<redacted>", "AUTH_TOKENS": "<redacted>",
+                      "creds": "<redacted>", "max_new_tokens": 64, "config.hidden": 32, "config.dropout": 0.1,
+                      "config.act": "relu", "config.warmup steps": 5, "config.warmup_steps": 10}
+    written = b"".join(open(os.path.join(folder, name), "rb").read()
+                       for folder, _, names in os.walk(run.folder) for name in names)
+    assert not [secret for secret in (b"abcdef0123456789abcdef", b"9c1185a5d3e2f4a6", b"s3cr3t-Passw0rd")
+                if secret in written]
 
 
 def test_groups_added_to_an_optimizer_are_described_and_have_their_rates(tmp_path):

@@ -5,8 +5,9 @@ closure (three wrapped calls in every training step), and importing wrapt costs 
 asyncio), which a script that only imports ``argparse`` or ``random`` would pay at start. ``wrap`` keeps
 wrapt's calling convention, ``wrapper(wrapped, instance, args, kwargs)``; the per-step hooks use ``replace``,
 whose factory returns the replacement itself (one call frame fewer). ``functools.wraps`` keeps the original's
-name, docstring and ``__wrapped__`` (so ``inspect.signature`` still sees its parameters), and a function patched
-under one name still pickles by reference; ``__prepare_scriptable__`` hands TorchScript the original (a
+name, docstring and ``__wrapped__`` (so ``inspect.signature`` still sees its parameters); the replacement's
+module and qualified name are where it is installed, so it pickles by reference (see ``Patches.replace``);
+``__prepare_scriptable__`` hands TorchScript the original (a
 scripted module calling ``F.mse_loss`` would otherwise compile our wrapper, whose ``*args`` it cannot compile).
 
 An exception raised through a patched function leaves with the traceback it would have had without us: every
@@ -31,11 +32,13 @@ _PACKAGE = "prov4ml_auto."
 
 def hide_our_frames(exc: BaseException) -> None:
     """Take the leading traceback entries of prov4ml_auto's frames off ``exc``, for a bare ``raise`` that
-    follows. An exception that our own code raised (strict mode) keeps them: nothing else would remain."""
+    follows. All of them, when the original is written in C (``os.replace``: it adds no frame) or refused its
+    arguments: the traceback then ends at the caller's line, as it would. An exception that our own code
+    raised (strict mode: ``faults.is_ours``) keeps them: nothing else would remain."""
     entry = exc.__traceback__
     while entry is not None and entry.tb_frame.f_globals.get("__name__", "").startswith(_PACKAGE):
         entry = entry.tb_next
-    if entry is not None:
+    if entry is not None or not faults.is_ours(exc):
         exc.__traceback__ = entry
 
 
@@ -119,16 +122,25 @@ class Patches:
 
     def replace(self, owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
         """Replace ``owner.name`` by ``make(original)``, which calls the original itself (a class's function
-        comes unbound: its replacement receives the instance first, as the original would; a classmethod's
-        replacement is made a classmethod again, since a classmethod object's docstring cannot be written)."""
+        comes unbound: its replacement receives the instance first, as the original would; a classmethod's or
+        staticmethod's replacement is made one again, since their objects' docstrings cannot be written).
+
+        The replacement is named where it is installed (``__module__``, ``__qualname__``): pickle finds a
+        function by those names and checks that they lead back to it, so ``torch.save`` (from
+        ``torch.serialization``), ``os.replace`` (from ``posix``) and ``random.seed`` (a bound method) still
+        pickle by reference, as a spawned worker given one as an argument needs."""
         original = vars(owner)[name] if name in vars(owner) else getattr(owner, name)
         if getattr(getattr(owner, name), _MARK, False):
             return  # already ours (a module imported twice under two names)
-        is_classmethod = isinstance(original, classmethod)
-        patched = functools.wraps(original.__func__ if is_classmethod else original)(make(original))
+        descriptor = type(original) if isinstance(original, (classmethod, staticmethod)) else None
+        patched = functools.wraps(original.__func__ if descriptor else original)(make(original))
+        if isinstance(owner, type):
+            patched.__module__, patched.__qualname__ = owner.__module__, f"{owner.__qualname__}.{name}"
+        else:
+            patched.__module__, patched.__qualname__ = owner.__name__, name
         setattr(patched, _MARK, True)
         patched.__prepare_scriptable__ = lambda: original  # TorchScript compiles the original, as through wrapt
-        setattr(owner, name, classmethod(patched) if is_classmethod else patched)
+        setattr(owner, name, descriptor(patched) if descriptor else patched)
         self._originals.append((owner, name, original))
 
     def undo(self) -> None:

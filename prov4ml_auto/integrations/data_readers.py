@@ -19,7 +19,8 @@ import stat
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
+from prov4ml_auto.integrations._patching import (Nesting, Patches, after, argument, guarded, hide_our_frames,
+                                                 outermost)
 from prov4ml_auto.recorder import Recorder
 
 NAME = "readers"
@@ -31,6 +32,7 @@ PANDAS_READERS = ("read_csv", "read_table", "read_parquet", "read_json", "read_f
 _patches = Patches()
 _emit: Any = None
 _seen: dict[str, tuple[int, int]] = {}  # path -> the version last reported (training thread)
+_opening = Nesting()  # open_memmap opens its file through np.memmap
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -40,12 +42,14 @@ def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
         _patches.wrap(module, "load", after(_reader("numpy.load", "file")))
         _patches.wrap(module, "fromfile", after(_reader("numpy.fromfile", "file")))
         _patches.replace(module.memmap, "__new__", _memmap_new)
+        _patches.wrap(module.lib.format, "open_memmap", outermost(_open_memmap, _opening))
     elif module.__name__ == "datasets":
         _patches.wrap(module, "load_dataset", after(_dataset_sources))
     else:
         for name in PANDAS_READERS:
             if hasattr(module, name):
-                _patches.wrap(module, name, after(_reader(f"pandas.{name}", "filepath_or_buffer", "path")))
+                _patches.wrap(module, name, after(_reader(f"pandas.{name}", "filepath_or_buffer", "path",
+                                                          "path_or_buf")))
 
 
 def unpatch() -> None:
@@ -77,41 +81,73 @@ def _dataset_sources(instance: Any, args: tuple, kwargs: dict, result: Any) -> N
 
 
 def _memmap_new(original: Any) -> Any:
-    """``np.memmap(...)`` runs the class's ``__new__`` (a staticmethod): its replacement is a plain function,
-    which the class calls with itself first, as it does a staticmethod."""
+    """``np.memmap(...)`` runs the class's ``__new__`` (a staticmethod, made one again around this): its
+    arguments go to the original untouched, which refuses bad ones in its own words."""
     create = original.__func__ if isinstance(original, staticmethod) else original
 
-    def __new__(subtype: Any, filename: Any, *args: Any, **kwargs: Any) -> Any:
-        result = create(subtype, filename, *args, **kwargs)
-        _memmap_opened(filename, args, kwargs)
+    def __new__(subtype: Any, *args: Any, **kwargs: Any) -> Any:
+        _opening.depth += 1
+        try:
+            result = create(subtype, *args, **kwargs)
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
+        finally:
+            _opening.depth -= 1
+        if not _opening.depth:
+            _memmap_opened(args, kwargs)
         return result
 
     return __new__
 
 
 @guarded(NAME)
-def _memmap_opened(filename: Any, args: tuple, kwargs: dict) -> None:
-    mode = argument(args, kwargs, 1, "mode")
-    if mode not in ("w+", "write"):
-        _report("numpy.memmap", filename)
+def _memmap_opened(args: tuple, kwargs: dict) -> None:
+    if argument(args, kwargs, 2, "mode") not in ("w+", "write"):
+        _report("numpy.memmap", argument(args, kwargs, 0, "filename"))
+
+
+@guarded(NAME)
+def _open_memmap(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    """``np.lib.format.open_memmap``: the .npy file behind, unless it was created (``mode="w+"``, which it
+    hands to memmap as ``r+`` once it has written the header)."""
+    if argument(args, kwargs, 1, "mode") != "w+":
+        _report("numpy.lib.format.open_memmap", argument(args, kwargs, 0, "filename"))
 
 
 def _report(api: str, source: Any, folders: bool = False) -> None:
     """A local file (or, with ``folders``, folder) named by a path or an open file's name, once per version."""
-    if not isinstance(source, (str, os.PathLike)):
-        source = getattr(source, "name", None)
-        if not isinstance(source, str):
+    if isinstance(source, (str, os.PathLike)):
+        path = os.path.abspath(os.fsdecode(source))
+        try:
+            state = os.stat(path)
+        except (OSError, ValueError):  # a URL, a glob pattern: no local file
             return
-    path = os.path.abspath(os.fsdecode(source))
-    try:
-        state = os.stat(path)
-    except OSError:  # a URL, a glob pattern: no local file
-        return
+    else:
+        found = _file_behind(source)
+        if found is None:
+            return
+        path, state = found
     version = (state.st_size, state.st_mtime_ns)
     local = stat.S_ISREG(state.st_mode) or (folders and stat.S_ISDIR(state.st_mode))
     if local and _seen.get(path) != version:
         _seen[path] = version
         _emit("data_read", api, path, version)
+
+
+def _file_behind(stream: Any) -> tuple[str, os.stat_result] | None:
+    """The file an open file object reads: its ``name``, if that is the file its descriptor has open (a
+    member of a zip archive is named too, but is no file of that name)."""
+    name = getattr(stream, "name", None)
+    try:
+        if not isinstance(name, str):
+            return None
+        opened, named = os.fstat(stream.fileno()), os.stat(name)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    if (opened.st_dev, opened.st_ino) != (named.st_dev, named.st_ino):
+        return None
+    return os.path.abspath(name), named
 
 
 def _on_data_read(recorder: Recorder, time: float, api: str, path: str, version: tuple) -> None:

@@ -1,10 +1,12 @@
-"""Files moved or copied by the script: ``os.replace`` / ``os.rename`` (and through them ``shutil.move`` and
-pathlib's ``rename`` / ``replace``) and ``shutil.copyfile`` (and through it ``shutil.copy`` / ``copy2``).
+"""Files moved or copied by the script: ``os.replace`` / ``os.rename`` (and through them pathlib's ``rename``
+/ ``replace``), ``shutil.move`` (across file systems a copy and a delete: still a move) and
+``shutil.copyfile`` (and through it ``shutil.copy`` / ``copy2``). Only the outermost of these calls counts.
 
 A checkpoint is often saved under a temporary name and moved into place (an atomic save), and the best one
 copied beside the latest (``shutil.copyfile(filename, "model_best.pth.tar")``, as in PyTorch's ImageNet
 example). Training thread: after the call returns (its exceptions untouched), append both paths and the
-file's (size, mtime) that identify the version. Collector: only files the run recorded matter (the Recorder
+file's (size, mtime) that identify the version, waking the collector when the file is one a save just wrote
+(it may be replaced soon; renames of other files, which a library may make by the thousand, wake nothing). Collector: only files the run recorded matter (the Recorder
 ignores the rest): a moved one is named by its new place, a copied one lists its copies. Folders are not
 followed (a trainer's checkpoint folder is the trainer's to record).
 """
@@ -16,7 +18,8 @@ import stat
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto.integrations._patching import Patches, after, guarded
+from prov4ml_auto.integrations import torch_checkpoint
+from prov4ml_auto.integrations._patching import Nesting, Patches, guarded, outermost
 from prov4ml_auto.recorder import Recorder
 
 NAME = "files"
@@ -25,15 +28,17 @@ SUPPORTED: dict = {}
 
 _patches = Patches()
 _emit: Any = None
+_moving = Nesting()  # shutil.move calls os.rename, or copy2 then os.unlink
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit
     _emit = emit
     if module.__name__ == "os":
-        _patches.wrap(module, "replace", after(_moved))
-        _patches.wrap(module, "rename", after(_moved))
+        _patches.wrap(module, "replace", outermost(_renamed, _moving))
+        _patches.wrap(module, "rename", outermost(_renamed, _moving))
     else:
+        _patches.wrap(module, "move", outermost(_moved, _moving))
         _patches.wrap(module, "copyfile", _copied)
 
 
@@ -42,23 +47,40 @@ def unpatch() -> None:
 
 
 def _regular_file(path: Any) -> tuple[str, tuple[int, int]] | None:
-    """The absolute path and (size, mtime_ns) of a regular file named by a str, bytes or path-like."""
-    full = os.path.abspath(os.fsdecode(path))
-    state = os.stat(full)
+    """The absolute path and (size, mtime_ns) of a regular file named by a str, bytes or path-like; None for
+    anything else (a folder, a dangling link, a file already gone again)."""
+    try:
+        full = os.path.abspath(os.fsdecode(path))
+        state = os.stat(full)
+    except (OSError, TypeError, ValueError):
+        return None
     return (full, (state.st_size, state.st_mtime_ns)) if stat.S_ISREG(state.st_mode) else None
 
 
 @guarded(NAME)
-def _moved(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+def _renamed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     if len(args) == 2 and not kwargs:  # paths relative to directory descriptors are left alone
-        moved = _regular_file(args[1])
-        if moved is not None:
-            _emit("moved", os.path.abspath(os.fsdecode(args[0])), *moved)
+        _report_move(args[0], args[1])
+
+
+@guarded(NAME)
+def _moved(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    """``shutil.move`` returns where the file went (into a folder given as the destination)."""
+    _report_move(args[0] if args else kwargs.get("src"), result)
+
+
+def _report_move(source: Any, target: Any) -> None:
+    moved = _regular_file(target)  # a rename, or copy2, keeps the size and mtime: the version the save saw
+    if moved is not None:
+        source = os.path.abspath(os.fsdecode(source))
+        _emit("moved", source, *moved, wake=source in torch_checkpoint.saved_paths)
 
 
 def _copied(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """The source's version is read before the copy: the copy's own mtime is new."""
-    source = _source_state(args[0] if args else kwargs.get("src"))
+    """The source's version is read before the copy (the copy's own mtime is new), the copy's after."""
+    if _moving.depth:
+        return wrapped(*args, **kwargs)
+    source = _regular_file(args[0] if args else kwargs.get("src"))
     result = wrapped(*args, **kwargs)
     if source is not None:
         _record_copy(source, result)
@@ -67,22 +89,18 @@ def _copied(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
 
 @guarded(NAME)
 def _record_copy(source: tuple[str, tuple[int, int]], target: Any) -> None:
-    _emit("copied", source[0], source[1], os.path.abspath(os.fsdecode(target)))
-
-
-def _source_state(path: Any) -> tuple[str, tuple[int, int]] | None:
-    try:
-        return _regular_file(path)
-    except Exception:  # a missing source: the copy raises its own error, untouched
-        return None
+    copy = _regular_file(target)
+    if copy is not None:
+        _emit("copied", *source, *copy, wake=source[0] in torch_checkpoint.saved_paths)
 
 
 def _on_moved(recorder: Recorder, time: float, source: str, target: str, stat_key: tuple) -> None:
     recorder.file_moved(source, target, stat_key)
 
 
-def _on_copied(recorder: Recorder, time: float, source: str, stat_key: tuple, target: str) -> None:
-    recorder.file_copied(source, stat_key, target)
+def _on_copied(recorder: Recorder, time: float, source: str, stat_key: tuple, target: str,
+               target_key: tuple) -> None:
+    recorder.file_copied(source, stat_key, target, target_key)
 
 
 HANDLERS = {"moved": _on_moved, "copied": _on_copied}

@@ -30,6 +30,8 @@ SUPPORTED = {"torch": ("2.0", "3")}
 _patches = Patches()
 _emit: Any = None
 _script_module: type | None = None
+saved_paths: dict[str, None] = {}  # training thread: the latest files saved, in order (file_moves)
+_SAVED_PATHS_KEPT = 64
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -79,6 +81,9 @@ def _saved(api: str, obj_index: int | None, path_index: int, path_name: str):
             _emit("save_stream", api, type(target).__qualname__, getattr(target, "name", None))
         else:
             _emit("save", api, state[0], state[1], _contents(obj))
+            saved_paths[state[0]] = None
+            while len(saved_paths) > _SAVED_PATHS_KEPT:
+                del saved_paths[next(iter(saved_paths))]
     return after(record)
 
 
