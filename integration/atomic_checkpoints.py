@@ -1,9 +1,9 @@
-"""Checkpoints written the careful way (no prov4ml-auto call): each epoch's saved under a temporary name and
-moved into place with ``os.replace`` (a crash mid-write never leaves half a checkpoint; the second epoch's
-with ``shutil.move``, from ``--scratch`` if given), the best one copied beside it with ``shutil.copyfile`` as
+"""Checkpoints written the careful way (no prov4ml-auto call): each epoch's saved under a temporary name and moved
+into place with ``os.replace`` (a crash mid-write never leaves half a checkpoint; the second epoch's with
+``shutil.move``, from ``--scratch`` if given), the best one copied beside it with ``shutil.copyfile`` as
 PyTorch's ImageNet example does, and the last moved with pathlib; the final weights moved twice in a row, and a
-link to a file not written yet moved into place.
-``--resume PATH`` starts from a checkpoint instead, ``--config PATH`` reads the learning rate from a JSON file. The last stdout line is JSON: per epoch, the sha256 of the
+link to a file not written yet moved into place. ``--resume PATH`` starts from a checkpoint instead, ``--config
+PATH`` reads the learning rate from a JSON file. The last stdout line is JSON: per epoch, the sha256 of the
 checkpoint as it lies in place; and the sha256 of model_best.pt and of the final weights at the end."""
 
 import argparse

@@ -4,11 +4,11 @@
 
 A checkpoint is often saved under a temporary name and moved into place (an atomic save), and the best one
 copied beside the latest (``shutil.copyfile(filename, "model_best.pth.tar")``, as in PyTorch's ImageNet
-example). Training thread: after the call returns (its exceptions untouched), append both paths and the
-file's (size, mtime) that identify the version, waking the collector when the file is one a save just wrote
-(it may be replaced soon; renames of other files, which a library may make by the thousand, wake nothing). Collector: only files the run recorded matter (the Recorder
-ignores the rest): a moved one is named by its new place, a copied one lists its copies. Folders are not
-followed (a trainer's checkpoint folder is the trainer's to record).
+example). Training thread: after the call returns (its exceptions untouched), append both paths and the file's
+(size, mtime) that identify the version, waking the collector when the file is one a save just wrote (it may be
+replaced soon; renames of other files, which a library may make by the thousand, wake nothing). Collector: only
+files the run recorded matter (the Recorder ignores the rest): a moved one is named by its new place, a copied
+one lists its copies. Folders are not followed (a trainer's checkpoint folder is the trainer's to record).
 """
 
 from __future__ import annotations
