@@ -19,6 +19,7 @@ ENVIRONMENT = "run:environment"
 _MOVE_WAIT_SECONDS = 1.0  # how long a file gone before it was hashed waits for its move's event
 _LISTED_COPIES = 16
 _LISTED_READS_PER_FOLDER = 64
+_LISTED_READS_BELOW_PARENT = 256
 _GUESSED_KIND = "prov4ml:DataFile"  # what a file is taken for when nothing says more
 
 PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
@@ -544,7 +545,8 @@ class Recorder:
     def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None) -> None:
         """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files) but
         its kind, where the reader knows better than an argument naming the file (a checkpoint). A
-        folder's first ``_LISTED_READS_PER_FOLDER`` files read are listed, the others only counted, once each
+        folder's first ``_LISTED_READS_PER_FOLDER`` files read are listed (and the first
+        ``_LISTED_READS_BELOW_PARENT`` of the folders beside it: one per class), the others only counted, once each
         (``filesReadNotListed``): a dataset that loads a file per sample would grow the document with the data,
         while the checkpoints a run loads lie elsewhere. A file the run wrote is always listed (lineage)."""
         cache_key = (path, stat_key)
@@ -555,11 +557,13 @@ class Recorder:
             return
         written = stat_key is not None and (path, tuple(stat_key)) in self._hashed
         folder = os.path.dirname(path)
-        listed = self._reads_per_folder.get(folder, 0)
-        if listed >= _LISTED_READS_PER_FOLDER and not written:
+        parent = os.path.dirname(folder) + os.sep  # one folder per class below it: counted together too
+        if not written and (self._reads_per_folder.get(folder, 0) >= _LISTED_READS_PER_FOLDER
+                            or self._reads_per_folder.get(parent, 0) >= _LISTED_READS_BELOW_PARENT):
             self._not_listed.add(hash(cache_key))  # an int each: a million sample files cost some 40 MB less
             return
-        self._reads_per_folder[folder] = listed + 1
+        for counted in (folder, parent):
+            self._reads_per_folder[counted] = self._reads_per_folder.get(counted, 0) + 1
         ident = self.file_entity(path, kind, None, stat_key)
         self._known_files[cache_key] = ident
         where = {"step": self.global_step, "path": path}

@@ -134,6 +134,16 @@ def test_a_folder_read_file_by_file_lists_its_first_files_and_counts_the_rest_bu
     assert used == [str(tmp_path / f"{number}.pt") for number in range(64)] + [str(checkpoint)]
     recorder.upkeep(4.0, final=False)
     assert recorder.doc.get("activity", "run:run")["prov4ml:filesReadNotListed"] == {"$": "6", "type": "xsd:long"}
+    for label in range(5):  # a folder per class, 60 files each: 256 listed below their parent in all
+        (tmp_path / "classes" / str(label)).mkdir(parents=True)
+        for number in range(60):
+            sample = tmp_path / "classes" / str(label) / f"{number}.npy"
+            sample.write_bytes(f"{label}-{number}".encode())
+            recorder.file_read(str(sample), "prov4ml:DataFile", 5.0, written(sample))
+    recorder.upkeep(6.0, final=False)
+    assert len(recorder.doc.records("used")) == 64 + 1 + 256
+    assert recorder.doc.get("activity", "run:run")["prov4ml:filesReadNotListed"] == {"$": str(6 + 300 - 256),
+                                                                                     "type": "xsd:long"}
 
 
 def test_a_list_of_files_is_one_content_wherever_it_lies(tmp_path):
