@@ -136,7 +136,7 @@ class Patches:
         patched = functools.wraps(original.__func__ if descriptor else original)(make(original))
         if isinstance(owner, type):
             patched.__module__, patched.__qualname__ = owner.__module__, f"{owner.__qualname__}.{name}"
-        else:
+        elif isinstance(owner, types.ModuleType):
             patched.__module__, patched.__qualname__ = owner.__name__, name
         setattr(patched, _MARK, True)
         patched.__prepare_scriptable__ = lambda: original  # TorchScript compiles the original, as through wrapt
