@@ -1,7 +1,11 @@
 """A training loop written at module level, its settings as constants at the top (no parser, no function, no
-prov4ml-auto call), as much research code is. The last stdout line is JSON: the loss of each epoch."""
+prov4ml-auto call), as much research code is, overridden as nanoGPT's configurator does it: a settings file
+named on the command line is run, ``--NAME=VALUE`` sets one. The last stdout line is JSON: the loss of each
+epoch."""
 
 import json
+import sys
+from ast import literal_eval
 
 import torch
 from torch import nn
@@ -17,6 +21,13 @@ AUTH_TOKENS = ["9c1185a5d3e2f4a6b7c8d9e0f1a2b3c4"]
 creds = ("ml-bot", "s3cr3t-Passw0rd")
 max_new_tokens = 64
 config = {"hidden": 32, "dropout": 0.1, "act": "relu", "warmup steps": 5, "warmup_steps": 10}
+
+for argument in sys.argv[1:]:  # nanoGPT's configurator: a settings file to run, or --NAME=VALUE
+    if argument.startswith("--"):
+        name, value = argument[2:].split("=", 1)
+        globals()[name] = literal_eval(value)
+    else:
+        exec(open(argument).read())
 
 torch.manual_seed(0)
 data = TensorDataset(torch.randn(64, 4), torch.randn(64, 1))

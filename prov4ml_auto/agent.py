@@ -27,6 +27,7 @@ from prov4ml_auto import collector, constants, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
 from prov4ml_auto.events import Buffer, Emit, Event, carried
+from prov4ml_auto.integrations import argparse_
 from prov4ml_auto.files import Hasher, claim_folder, make_folder
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
@@ -332,7 +333,7 @@ def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: 
     from prov4ml_auto import facts  # imported on the collector: platform, subprocess, importlib.metadata
 
     recorder.begin_run(t, {**facts.process_facts(cwd, pid), **placement}, facts.user_name())
-    _command.argv = argv
+    _command.argv, _command.cwd = argv, cwd
     if parent is not None:
         _link_parent(recorder, t, parent)
 
@@ -379,19 +380,25 @@ class _Command:
 
     def __init__(self) -> None:
         self.argv: list[str] | None = None
+        self.cwd = ""
 
     def parsed(self, recorder: Recorder, t: float, secret_options: list[str]) -> None:
-        self._record(recorder, secret_options)
+        self._record(recorder, t, secret_options)
 
     def tick(self, recorder: Recorder, now: float, final: bool) -> None:
         if final or recorder.global_step > 0:
-            self._record(recorder, ())
+            self._record(recorder, now, ())
 
-    def _record(self, recorder: Recorder, secret_options: Iterable[str]) -> None:
+    def _record(self, recorder: Recorder, t: float, secret_options: Iterable[str]) -> None:
+        """The command, and the files its arguments name (nanoGPT's ``config/train_x.py``, mmdetection's
+        config, a data file given without a parser): inputs the run used, by content."""
         if self.argv is not None:
             from prov4ml_auto import facts
 
-            recorder.update_run({"command": facts.command(self.argv, frozenset(secret_options))})
+            secrets = frozenset(secret_options)
+            recorder.update_run({"command": facts.command(self.argv, secrets)})
+            for path, version in facts.files_named(self.argv[1:], secrets, self.cwd, recorder.script_path):
+                recorder.file_read(path, argparse_.input_kind(path), t, version)
             self.argv = None
 
 

@@ -2,17 +2,18 @@
 
 Much research code sets its hyperparameters at the top of the script (``BATCH_SIZE = 64``, nanoGPT's
 ``learning_rate = 6e-4``, overridden by an exec'd config file) or in a module-level ``config = {...}`` dict.
-Which names are settings is read from the script's source, not guessed from values: a setting is bound once
-at module level (in ``if``/``with``/``try`` blocks too, not in a loop), to a literal (a number, a string, a
-tuple, list or dict of them). Not a setting: a value computed (``elapsed = time.time() - start``, a test
-accuracy), a name bound again (``LR = LR / 10`` before a second phase; a loop's variables), and a name the code
-changes anywhere, in functions too: declared ``global`` (``best_acc``), an augmented assignment, an item set
-(``STATS["best"] = v``) or a mutating method (``history["loss"].append(v)``; ``config.get`` reads).
+Which names are settings is read from the script's source, not guessed from values: a setting is bound once at
+module level (in ``if``/``with``/``try`` blocks too, not in a loop), to a literal (a number, a string, a tuple,
+list or dict of them) or an expression of literals and other settings (``5 * 8``, ``f"{DATA_DIR}/train.csv"``).
+Not a setting: a value computed by a call, an attribute or an index (``elapsed = time.time() - start``, a test
+accuracy, ``X.shape[1]``), a name bound again (``LR = LR / 10`` before a second phase; a loop's variables), and
+a name the code changes anywhere, in functions too: declared ``global`` (``best_acc``), an augmented assignment,
+an item set (``STATS["best"] = v``) or a mutating method (``history["loss"].append(v)``; ``config.get`` reads).
 The collector records their values as hyperparameters, source ``script``, at its first look after the first
 training step (overrides are applied by then, and the journal has them if the job is killed later), or at the
-end of a run that took none. Plain values only: numbers, strings, booleans, short lists and tuples of them,
-and dicts of those (``config.lr``). A script read from standard input, or a notebook, has no source file:
-nothing is recorded.
+end of a run that took none. Plain values only: numbers, strings, booleans, short lists and tuples of them, and
+dicts of those (``config.lr``). A script read from standard input, or a notebook, has no source file: nothing is
+recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _MAX_ITEMS = 16  # a longer list (a vocabulary, a table of results) is data, not
 _MAX_TEXT = 500
 _MAX_SOURCE_BYTES = 1 << 20
 _ABSENT = object()
+_LITERAL_NODE_NAMES = ("Constant", "Tuple", "List", "Set", "Dict", "UnaryOp", "BinOp", "BoolOp", "Compare", "IfExp",
+                       "JoinedStr", "FormattedValue", "Load", "operator", "unaryop", "boolop", "cmpop")
 _MUTATORS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add",
                        "discard", "sort", "reverse", "popitem", "appendleft", "extendleft"))
 
@@ -67,17 +70,18 @@ def _source(path: Any) -> str | None:
 
 
 def settings_assigned(source: str) -> set[str]:
-    """The names a module binds once at its top level, to a literal, that its code never changes (see the
-    module's docstring). ``ast`` is imported here, on the collector: it is no start-up cost."""
+    """The names a module binds once at its top level, to a literal or an expression of literals and other
+    settings (``5 * 8``, ``f"{DATA_DIR}/train.csv"``), that its code never changes (see the module's
+    docstring). ``ast`` is imported here, on the collector: it is no start-up cost."""
     import ast
 
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return set()
-    literal: set[str] = set()
+    values: dict[str, ast.expr] = {}
     bindings: dict[str, int] = {}
-    _visit(tree.body, False, literal, bindings)
+    _visit(tree.body, False, values, bindings)
     changed: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Global):
@@ -88,11 +92,17 @@ def settings_assigned(source: str) -> set[str]:
             changed.add(_root(node.value))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
             changed.add(_root(node.func.value))
-    return {name for name in literal if bindings[name] == 1} - changed
+    settings = {name for name in values if bindings[name] == 1 and name not in changed}
+    while True:  # a setting built from names is one when they all are
+        kept = {name for name in settings if _made_of_settings(values[name], settings)}
+        if kept == settings:
+            return settings
+        settings = kept
 
 
-def _visit(statements: Iterable[ast.stmt], in_loop: bool, literal: set[str], bindings: dict[str, int]) -> None:
-    """Counts the module level's bindings of each name and notes the literal ones outside loops."""
+def _visit(statements: Iterable[ast.stmt], in_loop: bool, values: dict[str, ast.expr],
+           bindings: dict[str, int]) -> None:
+    """Counts the module level's bindings of each name and keeps the value bound outside loops."""
     import ast
 
     for statement in statements:
@@ -101,19 +111,19 @@ def _visit(statements: Iterable[ast.stmt], in_loop: bool, literal: set[str], bin
             for target in targets:
                 for name, value in _pairs(target, statement.value):
                     bindings[name] = bindings.get(name, 0) + 1
-                    if not in_loop and value is not None and _is_literal(value):
-                        literal.add(name)
+                    if not in_loop and value is not None:
+                        values[name] = value
         elif isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
             if not isinstance(statement, ast.While):
                 for name, _ in _pairs(statement.target, None):
                     bindings[name] = bindings.get(name, 0) + 1
-            _visit(statement.body + statement.orelse, True, literal, bindings)
+            _visit(statement.body + statement.orelse, True, values, bindings)
         elif isinstance(statement, (ast.If, ast.With, ast.AsyncWith)):
-            _visit(statement.body + getattr(statement, "orelse", []), in_loop, literal, bindings)
+            _visit(statement.body + getattr(statement, "orelse", []), in_loop, values, bindings)
         elif isinstance(statement, ast.Try):
             for block in (statement.body, statement.orelse, statement.finalbody,
                           *(handler.body for handler in statement.handlers)):
-                _visit(block, in_loop, literal, bindings)
+                _visit(block, in_loop, values, bindings)
 
 
 def _pairs(target: ast.expr, value: ast.expr | None) -> list[tuple[str, ast.expr | None]]:
@@ -132,13 +142,18 @@ def _pairs(target: ast.expr, value: ast.expr | None) -> list[tuple[str, ast.expr
     return []  # an attribute or a subscript binds no name
 
 
-def _is_literal(value: ast.expr) -> bool:
+def _made_of_settings(value: ast.expr, settings: set[str]) -> bool:
+    """Literals, containers, operators and f-strings over them, and names of settings: no call, no
+    attribute, no subscript (``time.time() - start``, ``len(data)``, ``X.shape[1]`` are computed)."""
     import ast
 
-    try:
-        ast.literal_eval(value)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
+    allowed = tuple(getattr(ast, name) for name in _LITERAL_NODE_NAMES)
+    for node in ast.walk(value):
+        if isinstance(node, ast.Name):
+            if node.id not in settings:
+                return False
+        elif not isinstance(node, allowed):
+            return False
     return True
 
 

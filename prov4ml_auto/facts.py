@@ -31,12 +31,34 @@ _GIT_TIMEOUT = 5.0
 _COMMAND_LIMIT = 8192
 
 
+_MAX_ARGUMENTS_LOOKED_AT = 256
+
+
 def command(argv: list[str], secret_options: Collection[str] = ()) -> str:
     """The command line, secrets redacted (see ``redact_argv``)."""
     text = " ".join(redact_argv(argv, secret_options))
     if len(text) > _COMMAND_LIMIT:  # argv can be megabytes (file lists); keep the document compact
         text = f"{text[:_COMMAND_LIMIT]}... ({len(text) - _COMMAND_LIMIT} more characters)"
     return text
+
+
+def files_named(arguments: list[str], secret_options: Collection[str], cwd: str,
+                script: str | None) -> list[tuple[str, tuple[int, int]]]:
+    """The existing regular files the command's arguments name (``x.yaml``, ``--data=x.csv``), relative to the
+    directory the process started in; not the script, nor the values of secret options (redacted first)."""
+    found = []
+    for argument in redact_argv(arguments, secret_options)[:_MAX_ARGUMENTS_LOOKED_AT]:
+        for candidate in (argument, argument.partition("=")[2]):
+            if not candidate or len(candidate) > 4096:
+                continue
+            path = os.path.normpath(os.path.join(cwd, candidate))
+            try:
+                state = os.stat(path) if os.path.isfile(path) else None
+            except (OSError, ValueError):
+                state = None
+            if state is not None and path != script:
+                found.append((path, (state.st_size, state.st_mtime_ns)))
+    return found
 
 
 def process_facts(cwd: str, pid: int) -> dict[str, Any]:

@@ -371,7 +371,7 @@ def test_readme_documents_every_setting():
 
 
 def test_a_scripts_settings_are_the_names_it_binds_once_at_module_level_to_literals_and_never_changes():
-    """Read from the source: a computed value, a name bound again (a loop's variables, a second phase's rate,
+    """Read from the source: a value computed by a call or from a name that is no setting, a name bound again (a loop's variables, a second phase's rate,
     a fallback in ``except``) or changed anywhere (``global``, an augmented assignment, an item set, a
     mutating method, in functions too) is no setting; blocks under ``if``/``try``/``with`` are module level,
     and reading a dict (``config.get``) changes nothing."""
@@ -392,6 +392,10 @@ config = {"lr": 0.1, "hidden": 64, "clip": 1.0}
 start = time.time()
 LR2 = 0.1
 LR2 = LR2 / 10
+accumulation = 5 * 8
+train_csv = f"data/{batch_size}/train.csv"
+steps_per_hour = accumulation * 60 if lr > 0 else 0
+tokens = start * 2
 if __name__ == "__main__":
     device = "cpu"
     try:
@@ -413,7 +417,8 @@ def evaluate():
     history["loss"].append(best_acc)
 elapsed = time.time() - start
 '''
-    assert settings_assigned(source) == {"lr", "batch_size", "epochs", "betas", "config", "device"}
+    assert settings_assigned(source) == {"lr", "batch_size", "epochs", "betas", "config", "device", "accumulation",
+                                         "train_csv", "steps_per_hour"}
     assert settings_assigned("def broken(:\n") == set()
     namespace = {"lr": 0.1, "config": {"lr": 0.1, "hidden": 64, "layers": [1, 2]}, "torch": object(),
                  "name": "x" * 501, "vocab": list("abcdefghijklmnopq"), "_private": 1, "betas": (0.9, 0.95)}

@@ -266,18 +266,24 @@ def test_checkpoints_moved_into_place_and_copied_are_named_where_they_lie(tmp_pa
 
 
 def test_a_module_level_script_has_its_constants_as_hyperparameters_and_not_its_loop_variables(tmp_path):
-    """No parser: the settings are module-level names. Those that kept their value from the first step to the
-    end are recorded (source ``script``; a dict's items by ``dict.key``; a secret's name redacts its value);
-    the loop's own variables, which moved, are not."""
-    run = run_script("module_level_loop.py", root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    """No parser: the settings are module-level names. Those the source binds once to a literal, and never
+    changes, are recorded (source ``script``; a dict's items by ``dict.key``; a secret's name redacts its value),
+    as the settings file and the options the command line gives override them; the loop's own variables are
+    not. The settings file is an input of the run."""
+    (tmp_path / "small.py").write_text("BATCH_SIZE = 8\n")
+    run = run_script("module_level_loop.py", "small.py", "--EPOCHS=2", root=str(tmp_path / "runs"),
+                     cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     document = run.document()
     params = {attr(rec, "name"): attr(rec, "prov:value") for ident, rec in document["entity"].items()
               if ident.startswith("run:param/script/")}
-    assert params == {"BATCH_SIZE": 16, "EPOCHS": 3, "LEARNING_RATE": 0.003, "MILESTONES": "[1, 2]",
+    assert params == {"BATCH_SIZE": 8, "EPOCHS": 2, "LEARNING_RATE": 0.003, "MILESTONES": "[1, 2]",
                       "DATA_DIR": "./data", "WANDB_API_KEY": "<redacted>", "AUTH_TOKENS": "<redacted>",
                       "creds": "<redacted>", "max_new_tokens": 64, "config.hidden": 32, "config.dropout": 0.1,
                       "config.act": "relu", "config.warmup steps": 5, "config.warmup_steps": 10}
+    settings = f"sha256:{sha256(str(tmp_path / 'small.py'))}"
+    assert attr(document["entity"][settings], "prov:type") == "prov4ml:ConfigFile"
+    assert relations(document, "used", entity=settings)
     written = b"".join(open(os.path.join(folder, name), "rb").read()
                        for folder, _, names in os.walk(run.folder) for name in names)
     assert not [secret for secret in (b"abcdef0123456789abcdef", b"9c1185a5d3e2f4a6", b"s3cr3t-Passw0rd")

@@ -21,7 +21,7 @@ SUPPORTED: dict = {}
 
 _patches = Patches()
 _emit: Any = None
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf")
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".py")
 _MAX_FILES = 64
 
 
@@ -64,8 +64,13 @@ def _named_files(values: Any) -> list[tuple[str, tuple[int, int]]]:
 
 def _on_argument_files(recorder: Recorder, time: float, files: list[tuple[str, tuple[int, int]]]) -> None:
     for path, version in files:
-        kind = "prov4ml:ConfigFile" if path.lower().endswith(CONFIG_SUFFIXES) else "prov4ml:DataFile"
-        recorder.file_read(path, kind, time, version)
+        recorder.file_read(path, input_kind(path), time, version)
+
+
+def input_kind(path: str) -> str:
+    """A file an argument names: a configuration file by its suffix (a ``.py`` one too, as nanoGPT's and
+    mmdetection's configs are; the script itself is not among them), else data."""
+    return "prov4ml:ConfigFile" if path.lower().endswith(CONFIG_SUFFIXES) else "prov4ml:DataFile"
 
 
 HANDLERS = {"argument_files": _on_argument_files}  # "hyperparameters" is a core event (agent.py)
