@@ -371,10 +371,11 @@ def test_readme_documents_every_setting():
 
 
 def test_a_scripts_settings_are_the_names_it_binds_once_at_module_level_to_literals_and_never_changes():
-    """Read from the source: a value computed by a call or from a name that is no setting, a name bound again (a loop's variables, a second phase's rate,
-    a fallback in ``except``) or changed anywhere (``global``, an augmented assignment, an item set, a
-    mutating method, in functions too) is no setting; blocks under ``if``/``try``/``with`` are module level,
-    and reading a dict (``config.get``) changes nothing."""
+    """Read from the source: a value computed by a call or from a name that is no setting, a name bound
+    again (a loop's variables, a second phase's rate, a fallback in ``except``) or changed anywhere
+    (``global``, an augmented assignment, an item set, a mutating method, in functions too) is no setting;
+    blocks under ``if``/``try``/``with`` are module level, and reading a dict (``config.get``) changes
+    nothing."""
     from prov4ml_auto.constants import settings_assigned, settings_of
 
     source = '''
