@@ -124,7 +124,8 @@ def _parsed_dict(parser: Any, args: tuple, kwargs: dict, result: Any) -> None:
 @guarded(NAME)
 def _configuration_file(parser: Any, args: tuple, kwargs: dict, result: Any) -> None:
     path = os.path.abspath(os.fspath(args[0] if args else next(iter(kwargs.values()))))
-    _emit("hf_configuration_file", path)
+    state = os.stat(path)  # the version read: the same file named on the command line is the same input
+    _emit("hf_configuration_file", path, (state.st_size, state.st_mtime_ns))
 
 
 @guarded(NAME)
@@ -409,8 +410,8 @@ def _cached_commit(repo: str, revision: str | None, cache_dir: str | None) -> st
     return None
 
 
-def _on_configuration_file(recorder: Recorder, time: float, path: str) -> None:
-    recorder.file_read(path, "prov4ml:ConfigFile", time, None)
+def _on_configuration_file(recorder: Recorder, time: float, path: str, version: tuple) -> None:
+    recorder.file_read(path, "prov4ml:ConfigFile", time, version)
 
 
 HANDLERS = {
