@@ -20,6 +20,8 @@ _MOVE_WAIT_SECONDS = 1.0  # how long a file gone before it was hashed waits for 
 _LISTED_COPIES = 16
 _LISTED_READS_PER_FOLDER = 64
 _LISTED_READS_BELOW_PARENT = 256
+_LISTED_READS = 4096  # in all: a deep tree of sample files lists no more
+_COUNTED_DISTINCT = 100_000  # beyond, reads not listed are counted without telling repeats apart (memory)
 _GUESSED_KIND = "prov4ml:DataFile"  # what a file is taken for when nothing says more
 
 PhaseWatcher = Callable[["Phase", float, bool], Mapping[str, Any]]
@@ -94,6 +96,7 @@ class Recorder:
         self._unplaced: dict[tuple, Unplaced] = {}  # (path, (size, mtime_ns)) -> written, moved before hashed
         self._reads_per_folder: dict[str, int] = {}  # folder -> files read there and listed
         self._not_listed: set[int] = set()  # hashes of the (path, version) read and not listed
+        self._not_listed_beyond = 0  # reads not listed once that set is full
         self._not_listed_reported = 0
         self.phase_watchers: list[PhaseWatcher] = []  # (phase, time, ending) -> extra attributes
         self.trainer: str | None = None  # the trainer integration whose loop is running (see claim_trainer)
@@ -546,7 +549,8 @@ class Recorder:
         """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files) but
         its kind, where the reader knows better than an argument naming the file (a checkpoint). A
         folder's first ``_LISTED_READS_PER_FOLDER`` files read are listed (and the first
-        ``_LISTED_READS_BELOW_PARENT`` of the folders beside it: one per class), the others only counted, once each
+        ``_LISTED_READS_BELOW_PARENT`` of the folders beside it: one per class; ``_LISTED_READS`` in all), the
+        others only counted, once each (the first ``_COUNTED_DISTINCT``; later reads count each time)
         (``filesReadNotListed``): a dataset that loads a file per sample would grow the document with the data,
         while the checkpoints a run loads lie elsewhere. A file the run wrote is always listed (lineage)."""
         cache_key = (path, stat_key)
@@ -559,10 +563,14 @@ class Recorder:
         folder = os.path.dirname(path)
         parent = os.path.dirname(folder) + os.sep  # one folder per class below it: counted together too
         if not written and (self._reads_per_folder.get(folder, 0) >= _LISTED_READS_PER_FOLDER
-                            or self._reads_per_folder.get(parent, 0) >= _LISTED_READS_BELOW_PARENT):
-            self._not_listed.add(hash(cache_key))  # an int each: a million sample files cost some 40 MB less
+                            or self._reads_per_folder.get(parent, 0) >= _LISTED_READS_BELOW_PARENT
+                            or self._reads_per_folder.get("", 0) >= _LISTED_READS):
+            if len(self._not_listed) < _COUNTED_DISTINCT:
+                self._not_listed.add(hash(cache_key))
+            else:
+                self._not_listed_beyond += 1
             return
-        for counted in (folder, parent):
+        for counted in (folder, parent, ""):
             self._reads_per_folder[counted] = self._reads_per_folder.get(counted, 0) + 1
         ident = self.file_entity(path, kind, None, stat_key)
         self._known_files[cache_key] = ident
@@ -572,9 +580,10 @@ class Recorder:
     def upkeep(self, now: float, final: bool) -> None:
         """Each collector tick and at the end (not at every event: each record update is a journal line)."""
         self.settle_unplaced(now, final)
-        if len(self._not_listed) != self._not_listed_reported:
-            self._not_listed_reported = len(self._not_listed)
-            self.update_run({"filesReadNotListed": self._not_listed_reported})
+        not_listed = len(self._not_listed) + self._not_listed_beyond
+        if not_listed != self._not_listed_reported:
+            self._not_listed_reported = not_listed
+            self.update_run({"filesReadNotListed": not_listed})
 
 
 def _unique_local_name(name: str) -> str:

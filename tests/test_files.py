@@ -146,6 +146,19 @@ def test_a_folder_read_file_by_file_lists_its_first_files_and_counts_the_rest_bu
                                                                                      "type": "xsd:long"}
 
 
+def test_a_deep_tree_read_file_by_file_lists_4096_files_in_all(tmp_path):
+    recorder = Recorder(Document({}), str(tmp_path / "series"), Hasher(1e9, 60))
+    for number in range(17 * 4 * 64):  # 17 splits of 4 classes of 64 files: under each folder's bounds
+        folder = tmp_path / f"split{number // 256}" / f"class{number // 64 % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        sample = folder / f"{number}.npy"
+        sample.write_bytes(str(number).encode())
+        recorder.file_read(str(sample), "prov4ml:DataFile", 1.0, written(sample))
+    recorder.upkeep(2.0, final=False)
+    assert len(recorder.doc.records("used")) == 4096
+    assert recorder.doc.get("activity", "run:run")["prov4ml:filesReadNotListed"]["$"] == str(17 * 256 - 4096)
+
+
 def test_a_list_of_files_is_one_content_wherever_it_lies(tmp_path):
     """A dataset's list of files is identified by their names below the folder they share, sizes and hashes:
     the same files copied elsewhere are the same entity, and a renamed or changed file is another."""

@@ -32,6 +32,7 @@ PANDAS_READERS = ("read_csv", "read_table", "read_parquet", "read_json", "read_f
 _patches = Patches()
 _emit: Any = None
 _seen: dict[str, tuple[int, int]] = {}  # path -> the version last reported (training thread)
+_SEEN_KEPT = 4096
 _opening = Nesting()  # open_memmap opens its file through np.memmap
 
 
@@ -131,6 +132,8 @@ def _report(api: str, source: Any, folders: bool = False) -> None:
     version = (state.st_size, state.st_mtime_ns)
     local = stat.S_ISREG(state.st_mode) or (folders and stat.S_ISDIR(state.st_mode))
     if local and _seen.get(path) != version:
+        if len(_seen) >= _SEEN_KEPT:  # a dataset of a million sample files: the collector tells repeats apart
+            _seen.clear()
         _seen[path] = version
         _emit("data_read", api, path, version)
 
