@@ -51,6 +51,7 @@ class PendingPass(NamedTuple):
     attributes: Mapping[str, Any]
     uses: tuple[str, ...]
     start_step: int
+    tells_first_batch: bool  # its loader says when it draws its first batch (see ``pass_drawn``)
 
 
 class Unplaced(NamedTuple):
@@ -93,6 +94,7 @@ class Recorder:
         self._known_files: dict[tuple, str] = {}
         self._hashed: dict[tuple, str] = {}  # (path, (size, mtime_ns)) -> the content's entity, once hashed
         self._generated: set[str] = set()
+        self._drawn: dict[Any, bool] = {}  # pending passes that have drawn a batch: was grad enabled then
         self._unplaced: dict[tuple, Unplaced] = {}  # (path, (size, mtime_ns)) -> written, moved before hashed
         self._reads_per_folder: dict[str, int] = {}  # folder -> files read there and listed
         self._not_listed: set[int] = set()  # hashes of the (path, version) read and not listed
@@ -211,13 +213,14 @@ class Recorder:
 
     def end_all_phases(self, time: float) -> None:
         self.pending.clear()
+        self._drawn.clear()
         self._open_passes.clear()
         self._end_tail()
         for key in list(self.phases):
             self.end_phase(key, time, {"complete": False})
 
     def begin_pass(self, key: Any, time: float, training: bool, attributes: Mapping[str, Any],
-                   uses: Iterable[str]) -> None:
+                   uses: Iterable[str], tells_first_batch: bool = False) -> None:
         """A pass over a plain loop's data has begun; what it is shows later. The first training step or loss
         makes it an epoch, and the first evaluation loss an evaluation: the PyTorch tutorial's loop turns
         grad off inside its validation pass, not before it. A pass that ends complete with neither is an
@@ -225,17 +228,27 @@ class Recorder:
         second ``iter()`` (tqdm.auto's), a peek at one batch to size a lazy layer."""
         self._end_tail()
         self._ended = self._dropped = None
-        self.pending[key] = PendingPass(time, training, attributes, tuple(uses), self.global_step)
+        self.pending[key] = PendingPass(time, training, attributes, tuple(uses), self.global_step, tells_first_batch)
         self._open_passes[key] = None
 
+    def pass_drawn(self, key: Any, grad_enabled: bool) -> None:
+        """A pass has drawn its first batch (told once per pass, when the loader says so), with grad enabled
+        or not: ``val_iter = iter(val_loader)`` before the loop begins with grad on, and draws under
+        ``no_grad``."""
+        if key in self.pending:
+            self._drawn[key] = grad_enabled
+
     def training_seen(self, time: float) -> None:
-        """Before a training step or loss is recorded: every pass waiting is an epoch (zip over loaders).
+        """Before a training step or loss is recorded: every pass waiting is an epoch (zip over loaders),
+        unless its loader tells its first batch and has drawn none, or drew it with grad disabled (an iterator
+        opened ahead of the loop, for validation).
         With none, steps after an epoch's pass ended and before another began are that epoch's tail: a loader
         that reads one batch ahead (accelerate's) ends its pass before the last batch is trained on, and a
         gradient accumulation's last update may follow the loop. The epoch ends again after them, at the
         time of the last (``time``: of the latest step or loss)."""
-        for key in list(self.pending):
-            self._settle(key, "epoch")
+        for key, waiting in list(self.pending.items()):
+            if self._drawn.get(key) or not waiting.tells_first_batch:
+                self._settle(key, "epoch")
         self._reopen("epoch", time)
 
     def _reopen(self, kind: str, time: float) -> None:
@@ -261,6 +274,8 @@ class Recorder:
         none, one after an evaluation's pass ended and before another began is its tail (see training_seen)."""
         if self.pending:
             latest = next(reversed(self._open_passes))
+            if latest not in self.pending:  # the latest is training: one opened ahead drew for validation
+                latest = next((key for key in reversed(self._open_passes) if self._drawn.get(key) is False), None)
             if latest in self.pending:
                 self._settle(latest, "evaluation")
         elif self._dropped is not None:
@@ -284,6 +299,7 @@ class Recorder:
         if waiting is not None:
             if not complete:
                 del self.pending[key]
+                self._drawn.pop(key, None)
                 self._dropped = (key, waiting, attributes)
                 return
             self._settle(key, "epoch" if waiting.training else "evaluation")
@@ -294,6 +310,7 @@ class Recorder:
 
     def _settle(self, key: Any, kind: str) -> None:
         waiting = self.pending.pop(key)
+        self._drawn.pop(key, None)
         phase = self.begin_phase(key, kind, waiting.time, waiting.attributes, waiting.start_step)
         for entity in waiting.uses:
             self.phase_uses(phase, entity)

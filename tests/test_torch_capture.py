@@ -381,6 +381,21 @@ def test_every_loss_lands_in_its_epoch_at_the_step_it_feeds(tmp_path):
     assert attr(document["activity"]["run:run"], "stepsTotal") == expected[-1][2]
 
 
+def test_a_validation_iterator_opened_ahead_of_the_loop_is_no_epoch(tmp_path):
+    """``val_iter = iter(val_loader)`` before the loop has drawn nothing at the first step and draws under
+    no_grad after it: the epochs are the training loader's passes, and the validation iterator an evaluation."""
+    run = run_script("open_ahead.py", root=str(tmp_path / "runs"))
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    epochs = records_of_type(document, "activity", "prov4ml:Epoch")
+    assert len(epochs) == printed["epochs"]
+    assert all(attr(epoch, "steps") == attr(epoch, "batches") == printed["steps_per_epoch"]
+               for epoch in epochs.values())
+    (evaluation,) = records_of_type(document, "activity", "prov4ml:Evaluation").values()
+    assert attr(evaluation, "loader") != attr(epochs["run:epoch/0"], "loader")
+
+
 def test_every_pass_ends_even_when_abandoned(tmp_path):
     """zip() over two loaders drops the longer one's iterator unfinished; a break drops another; a check on one
     batch drops its iterator at once: every pass is an activity that ends, the unfinished ones incomplete, when

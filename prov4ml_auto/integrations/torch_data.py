@@ -60,8 +60,36 @@ def unpatch() -> None:
 # --- training thread ---------------------------------------------------------------------------------
 @guarded(NAME)
 def _loader_iter(loader: Any, args: tuple, kwargs: dict, iterator: Any) -> None:
-    _emit("pass_begin", loader, id(iterator), _grad_enabled(), os.getcwd(), _threads())
+    tells = _tells_its_first_batch(iterator)
+    _emit("pass_begin", loader, id(iterator), _grad_enabled(), os.getcwd(), _threads(), tells)
     _ends_when_dropped(iterator)
+
+
+def _tells_its_first_batch(iterator: Any) -> bool:
+    """A pass's first batch is told once, at no cost per batch after it: an instance attribute shadows the
+    iterator's ``_next_data`` (which ``__next__`` looks up on the instance) for one call, then removes itself.
+    A pass that has drawn a batch when the first step comes is the one training (``Recorder.training_seen``):
+    an iterator opened before the loop (``val_iter = iter(val_loader)``) has drawn none. The attribute holds
+    the iterator weakly: a cycle would keep a dropped iterator alive past its ``weakref.finalize``."""
+    if not hasattr(type(iterator), "_next_data"):
+        return False
+    iterator_ref = weakref.ref(iterator)
+
+    def _next_data() -> Any:
+        drawing = iterator_ref()
+        vars(drawing).pop("_next_data", None)
+        _emit("pass_drawn", id(drawing), _grad_enabled())
+        try:
+            return drawing._next_data()
+        except BaseException as exc:
+            hide_our_frames(exc)
+            raise
+
+    try:
+        iterator._next_data = _next_data
+    except (AttributeError, TypeError):  # slots, or a read-only attribute: its first batch goes untold
+        return False
+    return True
 
 
 def _ends_when_dropped(iterator: Any) -> None:
@@ -111,7 +139,7 @@ class _Pass:
 
 
 def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: int, training: bool, cwd: str,
-                   threads: int) -> None:
+                   threads: int, tells_first_batch: bool) -> None:
     recorder.cwd = cwd
     if _threads_recorded != [threads]:  # as the training thread has it (set after import, often); on a change only
         _threads_recorded[:] = [threads]
@@ -125,7 +153,8 @@ def _on_pass_begin(recorder: Recorder, time: float, loader: Any, iterator_id: in
     loader_ident, dataset_ident = describe_loader(recorder, loader)
     if recorder.trainer is not None:
         return
-    recorder.begin_pass(iterator_id, time, training, {"loader": QName(loader_ident)}, (loader_ident, dataset_ident))
+    recorder.begin_pass(iterator_id, time, training, {"loader": QName(loader_ident)}, (loader_ident, dataset_ident),
+                        tells_first_batch)
     _open[iterator_id] = _Pass(id(loader), _samples_in_full_pass(loader))
 
 
@@ -368,4 +397,9 @@ def _safe_len(obj: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-HANDLERS = {"pass_begin": _on_pass_begin, "pass_end": _on_pass_end, "pass_dropped": _on_pass_dropped}
+def _on_pass_drawn(recorder: Recorder, time: float, iterator_id: int, grad_enabled: bool) -> None:
+    recorder.pass_drawn(iterator_id, grad_enabled)
+
+
+HANDLERS = {"pass_begin": _on_pass_begin, "pass_end": _on_pass_end, "pass_dropped": _on_pass_dropped,
+            "pass_drawn": _on_pass_drawn}
