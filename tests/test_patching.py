@@ -200,9 +200,9 @@ def test_a_pass_begun_under_an_abandoned_iterators_id_ends_that_pass(monkeypatch
     monkeypatch.setattr(torch_data, "_open", {})
     recorder = _recorder(tmp_path)
     training, evaluation = DataLoader(range(8), batch_size=4), DataLoader(range(4), batch_size=4)
-    torch_data._on_pass_begin(recorder, 1.0, training, 12345, True, str(tmp_path), 1)
+    torch_data._on_pass_begin(recorder, 1.0, training, 12345, True, str(tmp_path), 1, False)
     recorder.training_seen(1.5)  # a training step in it: an epoch
-    torch_data._on_pass_begin(recorder, 2.0, evaluation, 12345, False, str(tmp_path), 1)
+    torch_data._on_pass_begin(recorder, 2.0, evaluation, 12345, False, str(tmp_path), 1, False)
     torch_data._on_pass_end(recorder, 3.0, 12345, 1)
     activities = recorder.doc.records("activity")
     assert activities["run:epoch/0"]["prov4ml:complete"] == typed(False)

@@ -78,7 +78,10 @@ def _tells_its_first_batch(iterator: Any) -> bool:
     def _next_data() -> Any:
         drawing = iterator_ref()
         vars(drawing).pop("_next_data", None)
-        _emit("pass_drawn", id(drawing), _grad_enabled())
+        try:
+            _emit("pass_drawn", id(drawing), _grad_enabled())
+        except Exception as exc:
+            faults.caught(NAME, exc)
         try:
             return drawing._next_data()
         except BaseException as exc:
