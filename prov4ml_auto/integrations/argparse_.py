@@ -11,6 +11,7 @@ import os
 from types import ModuleType
 from typing import Any
 
+from prov4ml_auto.integrations._files import Version, file_version
 from prov4ml_auto.integrations._patching import Patches, guarded, outermost
 from prov4ml_auto.recorder import Recorder
 from prov4ml_auto.redact import is_secret_name
@@ -46,23 +47,14 @@ def _parsed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
         _emit("argument_files", files)
 
 
-def _named_files(values: Any) -> list[tuple[str, tuple[int, int]]]:
+def _named_files(values: Any) -> list[tuple[str, Version]]:
     """Existing regular files named by string or path values (or lists of them), with their versions."""
-    found = []
-    for value in values:
-        for item in value if isinstance(value, (list, tuple)) else [value]:
-            if isinstance(item, (str, os.PathLike)) and len(found) < _MAX_FILES:
-                try:
-                    path = os.path.abspath(os.fsdecode(item))
-                    state = os.stat(path) if os.path.isfile(path) else None
-                except (OSError, ValueError):  # not a path at all (a long or odd string)
-                    state = None
-                if state is not None:
-                    found.append((path, (state.st_size, state.st_mtime_ns)))
-    return found
+    items = (item for value in values for item in (value if isinstance(value, (list, tuple)) else [value]))
+    found = (file_version(item) for item in items if isinstance(item, (str, os.PathLike)))
+    return [named for named in found if named is not None][:_MAX_FILES]
 
 
-def _on_argument_files(recorder: Recorder, time: float, files: list[tuple[str, tuple[int, int]]]) -> None:
+def _on_argument_files(recorder: Recorder, time: float, files: list[tuple[str, Version]]) -> None:
     for path, version in files:
         recorder.file_read(path, input_kind(path), time, version)
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import glob
 import os
-import stat
 from types import ModuleType
 from typing import Any
 
+from prov4ml_auto.integrations._files import file_behind, file_version
 from prov4ml_auto.integrations._patching import (Nesting, Patches, after, argument, guarded, hide_our_frames,
                                                  outermost)
 from prov4ml_auto.recorder import Recorder
@@ -118,39 +118,12 @@ def _open_memmap(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
 
 def _report(api: str, source: Any, folders: bool = False) -> None:
     """A local file (or, with ``folders``, folder) named by a path or an open file's name, once per version."""
-    if isinstance(source, (str, os.PathLike)):
-        path = os.path.abspath(os.fsdecode(source))
-        try:
-            state = os.stat(path)
-        except (OSError, ValueError):  # a URL, a glob pattern: no local file
-            return
-    else:
-        found = _file_behind(source)
-        if found is None:
-            return
-        path, state = found
-    version = (state.st_size, state.st_mtime_ns)
-    local = stat.S_ISREG(state.st_mode) or (folders and stat.S_ISDIR(state.st_mode))
-    if local and _seen.get(path) != version:
+    found = file_version(source, folders) or file_version(file_behind(source))
+    if found is not None and _seen.get(found[0]) != found[1]:
         if len(_seen) >= _SEEN_KEPT:  # a dataset of a million sample files: the collector tells repeats apart
             _seen.clear()
-        _seen[path] = version
-        _emit("data_read", api, path, version)
-
-
-def _file_behind(stream: Any) -> tuple[str, os.stat_result] | None:
-    """The file an open file object reads: its ``name``, if that is the file its descriptor has open (a
-    member of a zip archive is named too, but is no file of that name)."""
-    name = getattr(stream, "name", None)
-    try:
-        if not isinstance(name, str):
-            return None
-        opened, named = os.fstat(stream.fileno()), os.stat(name)
-    except (OSError, ValueError, AttributeError, TypeError):
-        return None
-    if (opened.st_dev, opened.st_ino) != (named.st_dev, named.st_ino):
-        return None
-    return os.path.abspath(name), named
+        _seen[found[0]] = found[1]
+        _emit("data_read", api, *found)
 
 
 def _on_data_read(recorder: Recorder, time: float, api: str, path: str, version: tuple) -> None:

@@ -14,11 +14,11 @@ one lists its copies. Folders are not followed (a trainer's checkpoint folder is
 from __future__ import annotations
 
 import os
-import stat
 from types import ModuleType
 from typing import Any
 
 from prov4ml_auto.integrations import torch_checkpoint
+from prov4ml_auto.integrations._files import file_version
 from prov4ml_auto.integrations._patching import Nesting, Patches, guarded, outermost
 from prov4ml_auto.recorder import Recorder
 
@@ -46,17 +46,6 @@ def unpatch() -> None:
     _patches.undo()
 
 
-def _regular_file(path: Any) -> tuple[str, tuple[int, int]] | None:
-    """The absolute path and (size, mtime_ns) of a regular file named by a str, bytes or path-like; None for
-    anything else (a folder, a dangling link, a file already gone again)."""
-    try:
-        full = os.path.abspath(os.fsdecode(path))
-        state = os.stat(full)
-    except (OSError, TypeError, ValueError):
-        return None
-    return (full, (state.st_size, state.st_mtime_ns)) if stat.S_ISREG(state.st_mode) else None
-
-
 @guarded(NAME)
 def _renamed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
     if len(args) == 2 and not kwargs:  # paths relative to directory descriptors are left alone
@@ -70,7 +59,7 @@ def _moved(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
 
 
 def _report_move(source: Any, target: Any) -> None:
-    moved = _regular_file(target)  # a rename, or copy2, keeps the size and mtime: the version the save saw
+    moved = file_version(target)  # a rename, or copy2, keeps the size and mtime: the version the save saw
     if moved is not None:
         source = os.path.abspath(os.fsdecode(source))
         _emit("moved", source, *moved, wake=source in torch_checkpoint.saved_paths)
@@ -80,7 +69,7 @@ def _copied(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """The source's version is read before the copy (the copy's own mtime is new), the copy's after."""
     if _moving.depth:
         return wrapped(*args, **kwargs)
-    source = _regular_file(args[0] if args else kwargs.get("src"))
+    source = file_version(args[0] if args else kwargs.get("src"))
     result = wrapped(*args, **kwargs)
     if source is not None:
         _record_copy(source, result)
@@ -89,7 +78,7 @@ def _copied(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
 
 @guarded(NAME)
 def _record_copy(source: tuple[str, tuple[int, int]], target: Any) -> None:
-    copy = _regular_file(target)
+    copy = file_version(target)
     if copy is not None:
         _emit("copied", *source, *copy, wake=source[0] in torch_checkpoint.saved_paths)
 

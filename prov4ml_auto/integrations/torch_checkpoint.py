@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto.document import QName
+from prov4ml_auto.integrations._files import file_behind, file_version
 from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.recorder import Recorder
 
@@ -54,32 +55,16 @@ def unpatch() -> None:
     _patches.undo()
 
 
-def _file_state(target: Any) -> tuple[str, tuple[int, int]] | None:
-    if not isinstance(target, (str, os.PathLike)):
-        return None
-    path = os.path.abspath(os.fspath(target))
-    stat = os.stat(path)
-    return path, (stat.st_size, stat.st_mtime_ns)
-
-
-def _file_behind(stream: Any) -> str | None:
-    """The file an open stream reads, when it names one: ``open(path, "rb")``, or fsspec's local file
-    (Lightning loads every checkpoint through one)."""
-    name = getattr(stream, "name", None)
-    return name if isinstance(name, str) and os.path.isfile(name) else None
-
-
 def _saved(api: str, obj_index: int | None, path_index: int, path_name: str):
     """``obj_index`` None: the object saved is the instance whose method was called (a module's ``save``)."""
     @guarded(NAME)
     def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
         target = argument(args, kwargs, path_index, path_name)
-        state = _file_state(target)
         obj = instance if obj_index is None else argument(args, kwargs, obj_index,
                                                           "obj" if api == "torch.save" else "tensors")
-        if state is None:
+        if not isinstance(target, (str, bytes, os.PathLike)):
             _emit("save_stream", api, type(target).__qualname__, getattr(target, "name", None))
-        else:
+        elif (state := file_version(target)) is not None:
             _emit("save", api, state[0], state[1], _contents(obj))
             saved_paths[state[0]] = None
             while len(saved_paths) > _SAVED_PATHS_KEPT:
@@ -91,7 +76,7 @@ def _loaded(api: str, path_index: int, path_name: str):
     @guarded(NAME)
     def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
         source = argument(args, kwargs, path_index, path_name)
-        state = _file_state(source) or _file_state(_file_behind(source))
+        state = file_version(source) or file_version(file_behind(source))
         if state is not None:
             _emit("load", api, state[0], state[1])
     return after(record)

@@ -1,0 +1,38 @@
+"""Which file a hooked call names, and which version of it, as hooks see it on the training thread: one
+``stat``, no read (hashing is the collector's). The version, (size, mtime_ns), lets the collector tell whether
+the file changed before it came to hash it."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any
+
+Version = tuple[int, int]
+
+
+def file_version(path: Any, folders: bool = False) -> tuple[str, Version] | None:
+    """The absolute path and version of a regular file (or, with ``folders``, a folder) named by a str, bytes
+    or path-like; None for anything else: no path, a URL, a dangling link, a file already gone again."""
+    try:
+        full = os.path.abspath(os.fsdecode(path))
+        state = os.stat(full)
+    except (OSError, TypeError, ValueError):
+        return None
+    if stat.S_ISREG(state.st_mode) or (folders and stat.S_ISDIR(state.st_mode)):
+        return full, (state.st_size, state.st_mtime_ns)
+    return None
+
+
+def file_behind(stream: Any) -> str | None:
+    """The file an open file object reads (``open(path, "rb")``, fsspec's local file, through which Lightning
+    loads every checkpoint): its ``name``, if that is the file its descriptor has open. A member of a zip
+    archive has a name too, which is no file of that name."""
+    name = getattr(stream, "name", None)
+    try:
+        if not isinstance(name, str):
+            return None
+        opened, named = os.fstat(stream.fileno()), os.stat(name)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    return name if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) else None
