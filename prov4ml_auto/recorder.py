@@ -573,7 +573,8 @@ class Recorder:
         cache_key = (path, stat_key)
         known = self._known_files.get(cache_key)
         if known is not None:  # read again, or named by an argument before the library that loads it
-            if kind != _GUESSED_KIND:
+            typed_now = (self.doc.get("entity", known) or {}).get("prov:type", {}).get("$")
+            if kind not in (_GUESSED_KIND, typed_now):  # a journal line only when the kind changes
                 self.doc.entity(known, {"prov:type": QName(kind)})
             return
         written = stat_key is not None and (path, tuple(stat_key)) in self._hashed
