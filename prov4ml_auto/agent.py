@@ -27,7 +27,7 @@ from prov4ml_auto import collector, constants, faults, integrations, roles
 from prov4ml_auto.config import Config, warn
 from prov4ml_auto.document import PROV4ML_NS, RUN_NS_ROOT, SHA256_NS, Document, QName
 from prov4ml_auto.events import Buffer, Emit, Event, carried
-from prov4ml_auto.integrations import argparse_
+from prov4ml_auto.integrations._files import Version, input_kind
 from prov4ml_auto.files import Hasher, claim_folder, make_folder
 from prov4ml_auto.journal import JournalWriter
 from prov4ml_auto.recorder import RUN, Recorder
@@ -117,7 +117,8 @@ class Agent:
         self.collector = collector.Collector(self.buffer, recorder, journal, self.document_path,
                                              self.config.journal_interval)  # type: ignore[attr-defined]
         collector.register({"run_begin": _on_run_begin, "run_end": _on_run_end,
-                            "hyperparameters": _on_hyperparameters, "arguments_parsed": _command.parsed})
+                            "hyperparameters": _on_hyperparameters, "arguments_parsed": _command.parsed,
+                            "argument_files": _on_argument_files})
         collector.periodic.append(_FactsGatherer().tick)
         collector.periodic.append(_command.tick)
         collector.periodic.append(Recorder.upkeep)
@@ -371,6 +372,12 @@ def _on_hyperparameters(recorder: Recorder, t: float, source: str, values: dict)
     recorder.hyperparameters(source, redact_mapping(values), t)
 
 
+def _on_argument_files(recorder: Recorder, t: float, files: list[tuple[str, Version]]) -> None:
+    """Files a parser's values name (argparse, click): inputs the run used, by content."""
+    for path, version in files:
+        recorder.file_read(path, input_kind(path), t, version)
+
+
 class _Command:
     """The run's command line, recorded once it is known which of its options hold secrets: argv shows a
     long secret option (``--api-key X``) by its name, a short one (``-k X``) only to the script's parser.
@@ -398,7 +405,7 @@ class _Command:
             secrets = frozenset(secret_options)
             recorder.update_run({"command": facts.command(self.argv, secrets)})
             for path, version in facts.files_named(self.argv[1:], secrets, self.cwd, recorder.script_path):
-                recorder.file_read(path, argparse_.input_kind(path), t, version)
+                recorder.file_read(path, input_kind(path), t, version)
             self.argv = None
 
 

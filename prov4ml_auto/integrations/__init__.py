@@ -24,6 +24,8 @@ from prov4ml_auto.importhooks import when_imported
 
 MODULES = (
     "prov4ml_auto.integrations.argparse_",
+    "prov4ml_auto.integrations.click_",
+    "prov4ml_auto.integrations.config_files",
     "prov4ml_auto.integrations.seeds",
     "prov4ml_auto.integrations.torch_optim",
     "prov4ml_auto.integrations.torch_data",

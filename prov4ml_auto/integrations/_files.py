@@ -9,6 +9,8 @@ import stat
 from typing import Any
 
 Version = tuple[int, int]
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".py")
+_MAX_NAMED_FILES = 64
 
 
 def file_version(path: Any, folders: bool = False) -> tuple[str, Version] | None:
@@ -36,3 +38,26 @@ def file_behind(stream: Any) -> str | None:
     except (OSError, ValueError, AttributeError, TypeError):
         return None
     return name if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) else None
+
+
+def named_files(values: Any) -> list[tuple[str, Version]]:
+    """Existing regular files named by parsed arguments (or lists of them): paths, and the open files that
+    argparse's ``FileType`` and click's ``File`` give; with their versions."""
+    items = (item for value in values for item in (value if isinstance(value, (list, tuple)) else [value]))
+    found = (file_version(item if isinstance(item, (str, os.PathLike)) else file_behind(item)) for item in items)
+    return [named for named in found if named is not None][:_MAX_NAMED_FILES]
+
+
+def input_kind(path: str) -> str:
+    """A file a command line or a script's loader names: a configuration file by its suffix (a ``.py`` one
+    too, as nanoGPT's and mmdetection's configs are; the script itself is not among them), else data."""
+    return "prov4ml:ConfigFile" if path.lower().endswith(CONFIG_SUFFIXES) else "prov4ml:DataFile"
+
+
+def as_setting(value: Any) -> Any:
+    """A parsed argument as a hyperparameter: an open file (argparse's ``FileType``, click's ``File``) by its
+    name, anything else as it is."""
+    name = getattr(value, "name", None)
+    if isinstance(name, str) and (hasattr(value, "read") or hasattr(value, "write")):
+        return name
+    return value

@@ -7,13 +7,11 @@ Folders are not (an output folder that exists already is no input), nor the file
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto.integrations._files import Version, file_version
+from prov4ml_auto.integrations._files import as_setting, named_files
 from prov4ml_auto.integrations._patching import Patches, guarded, outermost
-from prov4ml_auto.recorder import Recorder
 from prov4ml_auto.redact import is_secret_name
 
 NAME = "argparse"
@@ -22,8 +20,6 @@ SUPPORTED: dict = {}
 
 _patches = Patches()
 _emit: Any = None
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".py")
-_MAX_FILES = 64
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -38,31 +34,13 @@ def unpatch() -> None:
 
 @guarded(NAME)
 def _parsed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
-    _emit("hyperparameters", "argparse", dict(vars(result[0])))
+    _emit("hyperparameters", "argparse", {name: as_setting(value) for name, value in vars(result[0]).items()})
     _emit("arguments_parsed", [option for action in instance._actions if is_secret_name(action.dest)
                                or any(is_secret_name(option) for option in action.option_strings)
                                for option in action.option_strings])
-    files = _named_files(value for name, value in vars(result[0]).items() if not is_secret_name(name))
+    files = named_files(value for name, value in vars(result[0]).items() if not is_secret_name(name))
     if files:
         _emit("argument_files", files)
 
 
-def _named_files(values: Any) -> list[tuple[str, Version]]:
-    """Existing regular files named by string or path values (or lists of them), with their versions."""
-    items = (item for value in values for item in (value if isinstance(value, (list, tuple)) else [value]))
-    found = (file_version(item) for item in items if isinstance(item, (str, os.PathLike)))
-    return [named for named in found if named is not None][:_MAX_FILES]
-
-
-def _on_argument_files(recorder: Recorder, time: float, files: list[tuple[str, Version]]) -> None:
-    for path, version in files:
-        recorder.file_read(path, input_kind(path), time, version)
-
-
-def input_kind(path: str) -> str:
-    """A file an argument names: a configuration file by its suffix (a ``.py`` one too, as nanoGPT's and
-    mmdetection's configs are; the script itself is not among them), else data."""
-    return "prov4ml:ConfigFile" if path.lower().endswith(CONFIG_SUFFIXES) else "prov4ml:DataFile"
-
-
-HANDLERS = {"argument_files": _on_argument_files}  # "hyperparameters" is a core event (agent.py)
+HANDLERS: dict = {}  # its events ("hyperparameters", "arguments_parsed", "argument_files") are core ones (agent.py)

@@ -1,0 +1,66 @@
+"""click, and typer (which vendors its own copy of click as ``typer._click``): a command's parsed parameters
+become the run's hyperparameters, as argparse's namespace does (source ``click``; a group's and the subcommand's
+parameters alike), and the values naming existing files (``click.Path``, ``click.File``) are inputs the run used.
+
+``Command.parse_args(ctx, args)`` fills ``ctx.params``; a group's own ``parse_args`` calls it too, and each
+subcommand's context is parsed the same way, later. The options whose values are secret, by their names or
+because their prompt hides its input (``hide_input=True``), are redacted from the run's command line: the
+root command's parse names those of every subcommand, since the command line is recorded at the first parse.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Iterator
+
+from prov4ml_auto.integrations._files import as_setting, named_files
+from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
+from prov4ml_auto.redact import REDACTED, is_secret_name
+
+NAME = "click"
+TARGETS = ("click.core", "typer._click.core")
+SUPPORTED: dict = {}  # click 8.2+ has no ``__version__``; ``Command.parse_args`` filling ``ctx.params`` is 7.x-8.x's
+
+_patches = Patches()
+_emit: Any = None
+
+
+def patch(core: ModuleType, emit: Any, emit_hot: Any) -> None:
+    global _emit
+    _emit = emit
+    _patches.wrap(core.Command, "parse_args", after(_parsed))
+
+
+def unpatch() -> None:
+    _patches.undo()
+
+
+@guarded(NAME)
+def _parsed(command: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    ctx = argument(args, kwargs, 0, "ctx")
+    if getattr(ctx, "resilient_parsing", False):  # shell completion parses without running anything
+        return
+    hidden = {param.name for param in command.params if _is_secret(param)}
+    values = {name: REDACTED if name in hidden else as_setting(value) for name, value in ctx.params.items()}
+    _emit("hyperparameters", NAME, values)
+    if ctx.parent is None:
+        _emit("arguments_parsed", [option for param in _all_params(command) if _is_secret(param)
+                                   for option in (*param.opts, *param.secondary_opts)])
+    files = named_files(value for name, value in ctx.params.items() if name not in hidden and not is_secret_name(name))
+    if files:
+        _emit("argument_files", files)
+
+
+def _is_secret(param: Any) -> bool:
+    return bool(getattr(param, "hide_input", False) or is_secret_name(param.name or "")
+                or any(is_secret_name(option) for option in param.opts))
+
+
+def _all_params(command: Any) -> Iterator[Any]:
+    """The parameters of a command and of every subcommand below it (a group's ``commands``)."""
+    yield from command.params
+    for sub in getattr(command, "commands", {}).values():
+        yield from _all_params(sub)
+
+
+HANDLERS: dict = {}  # its events are core ones (agent.py), as argparse's

@@ -1,0 +1,99 @@
+"""Hyperparameters from where scripts keep them besides argparse: click and typer commands, and configuration
+files the script loads itself (integration/click_cli.py, integration/loaded_configs.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import attr, relations, run_script
+
+REDACTED = "<redacted>"
+SECRET = "wandb-7f3a9c0e1d2b4a6f"
+
+
+def file_id(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def params(document: dict, source: str) -> dict:
+    return {attr(record, "name"): attr(record, "prov:value") for ident, record in document["entity"].items()
+            if ident.startswith(f"run:param/{source}/")}
+
+
+def written_bytes(folder: str) -> bytes:
+    return b"".join(open(os.path.join(where, name), "rb").read()
+                    for where, _, names in os.walk(folder) for name in names)
+
+
+def test_a_click_group_and_its_subcommand_give_their_parameters_and_files(tmp_path):
+    """The group's options and the subcommand's, as parsed; a secret-named option and a hidden prompt's are
+    redacted, in the values and on the command line (its short form too); a click.Path and a click.File that
+    name files are inputs of the run, and the open file is recorded by its name."""
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "settings.yaml").write_text("depth: 2\n")
+    run = run_script("click_cli.py", "--seed", "3", "fit", "--lr", "0.2", "-k", SECRET, "--phrase", "open-sesame-42",
+                     "--data", "data.csv", "--settings", "settings.yaml", root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {"lr": 0.2}
+    document = run.document()
+    assert params(document, "click") == {"seed": 3, "lr": 0.2, "epochs": 2, "wandb_key": REDACTED,
+                                         "phrase": REDACTED, "data": "data.csv", "settings": "settings.yaml"}
+    command = attr(document["activity"]["run:run"], "command")
+    assert f"-k {REDACTED}" in command and f"--phrase {REDACTED}" in command
+    for name, kind in (("data.csv", "prov4ml:DataFile"), ("settings.yaml", "prov4ml:ConfigFile")):
+        ident = file_id(tmp_path / name)
+        assert attr(document["entity"][ident], "prov:type") == kind
+        assert relations(document, "used", entity=ident)
+    written = written_bytes(run.folder)
+    assert SECRET.encode() not in written and b"open-sesame-42" not in written
+
+
+def test_a_typer_command_gives_its_parameters(tmp_path):
+    """typer parses with its own copy of click (typer._click), patched as click is."""
+    run = run_script("click_cli.py", "typer", "--lr", "0.3", "--phrase", "open-sesame-42", root=str(tmp_path / "runs"),
+                     cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    document = run.document()
+    assert params(document, "click") == {"lr": 0.3, "epochs": 3, "name": "exp", "phrase": REDACTED}
+    assert b"open-sesame-42" not in written_bytes(run.folder)
+
+
+@pytest.fixture
+def config_folder(tmp_path: Path) -> Path:
+    (tmp_path / "config.yaml").write_text(
+        "seed: 3\nmodel:\n  width: 16\n  act: relu\noptim:\n  lr: 0.05\n  momentum: 0.9\n  milestones: [2, 4]\n"
+        f"wandb:\n  api_key: {SECRET}\n")
+    (tmp_path / "override.json").write_text(json.dumps({"optim": {"lr": 0.01}}))
+    (tmp_path / "labels").mkdir()
+    for index in range(10):
+        (tmp_path / "labels" / f"{index}.json").write_text(json.dumps({"label": index / 10}))
+    (tmp_path / "trace.json").write_text(json.dumps({"traceEvents": []}))
+    (tmp_path / "late.json").write_text(json.dumps({"note": "read while training"}))
+    return tmp_path
+
+
+def test_configuration_files_a_script_loads_give_their_settings(config_folder):
+    """A YAML and a JSON configuration loaded before training: ConfigFile inputs, their settings flattened
+    (``model.width``), the later file's value winning, values as loaded (the script multiplies its lr
+    afterwards), a secret redacted. Ten label files from one folder are data, as is a file loaded once
+    training runs; a library's load (torch reading a trace) is not the run's at all."""
+    run = run_script("loaded_configs.py", root=str(config_folder / "runs"), cwd=str(config_folder))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {"lr": pytest.approx(0.1)}
+    document = run.document()
+    assert params(document, "config") == {"seed": 3, "model.width": 16, "model.act": "relu", "optim.lr": 0.01,
+                                          "optim.momentum": 0.9, "optim.milestones": "[2, 4]",
+                                          "wandb.api_key": REDACTED}
+    kinds = {attr(record, "path"): attr(record, "prov:type") for record in document["entity"].values()
+             if attr(record, "path") and str(attr(record, "path")).endswith((".json", ".yaml"))}
+    expected = {"config.yaml": "prov4ml:ConfigFile", "override.json": "prov4ml:ConfigFile",
+                "late.json": "prov4ml:DataFile", **{f"labels/{i}.json": "prov4ml:DataFile" for i in range(10)}}
+    assert kinds == {str(config_folder / name): kind for name, kind in expected.items()}
+    for name in expected:
+        assert relations(document, "used", entity=file_id(config_folder / name))
+    assert SECRET.encode() not in written_bytes(run.folder)
