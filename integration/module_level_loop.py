@@ -6,6 +6,7 @@ epoch."""
 import json
 import sys
 from ast import literal_eval
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -22,6 +23,29 @@ creds = ("ml-bot", "s3cr3t-Passw0rd")
 max_new_tokens = 64
 config = {"hidden": 32, "dropout": 0.1, "act": "relu", "warmup steps": 5, "warmup_steps": 10}
 
+
+@dataclass
+class ModelConfig:
+    layers: int = 2
+    norm: str = "layer"
+
+
+@dataclass
+class TrainConfig:
+    warmup: float = 0.1
+    clip: float = 1.0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    device: str = "cpu"
+
+
+@dataclass
+class Tally:
+    batches: int = 0
+
+
+train_config = TrainConfig(clip=LEARNING_RATE * 100, model=ModelConfig(layers=3))
+tally = Tally()  # changed by the loop (an augmented assignment): no setting
+
 for argument in sys.argv[1:]:  # nanoGPT's configurator: a settings file to run, or --NAME=VALUE
     if argument.startswith("--"):
         name, value = argument[2:].split("=", 1)
@@ -29,6 +53,7 @@ for argument in sys.argv[1:]:  # nanoGPT's configurator: a settings file to run,
     else:
         exec(open(argument).read())
 
+train_config.device = "cpu" if not torch.cuda.is_available() else "cuda"
 torch.manual_seed(0)
 data = TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
 loader = DataLoader(data, batch_size=BATCH_SIZE, shuffle=True)
@@ -42,6 +67,7 @@ for epoch in range(EPOCHS):
         loss = nn.functional.mse_loss(model(x), y)
         loss.backward()
         optimizer.step()
+        tally.batches += 1
         running_loss += loss.item()
     history.append(running_loss)
     print(f"epoch {epoch} loss {running_loss / (i + 1):.4f}")

@@ -12,8 +12,10 @@ an item set (``STATS["best"] = v``) or a mutating method (``history["loss"].appe
 The collector records their values as hyperparameters, source ``script``, at its first look after the first
 training step (overrides are applied by then, and the journal has them if the job is killed later), or at the
 end of a run that took none. Plain values only: numbers, strings, booleans, short lists and tuples of them, and
-dicts of those (``config.lr``). A script read from standard input, or a notebook, has no source file: nothing is
-recorded.
+dicts of those (``config.lr``). A configuration object counts too: an instance of a dataclass the script defines,
+made from settings (``cfg = TrainConfig(lr=3e-4)``); its fields are recorded as ``cfg.lr``, a nested dataclass's
+or dict's as ``cfg.model.width``, as they are at the first step (a script may set ``cfg.device`` before it
+trains). A script read from standard input, or a notebook, has no source file: nothing is recorded.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def settings_assigned(source: str) -> set[str]:
     values: dict[str, ast.expr] = {}
     bindings: dict[str, int] = {}
     _visit(tree.body, False, values, bindings)
+    config_classes = {statement.name for statement in tree.body if isinstance(statement, ast.ClassDef)
+                      and any(map(_is_dataclass_decorator, statement.decorator_list))}
     changed: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Global):
@@ -94,7 +98,7 @@ def settings_assigned(source: str) -> set[str]:
             changed.add(_root(node.func.value))
     settings = {name for name in values if bindings[name] == 1 and name not in changed}
     while True:  # a setting built from names is one when they all are
-        kept = {name for name in settings if _made_of_settings(values[name], settings)}
+        kept = {name for name in settings if _made_of_settings(values[name], settings, config_classes)}
         if kept == settings:
             return settings
         settings = kept
@@ -142,19 +146,30 @@ def _pairs(target: ast.expr, value: ast.expr | None) -> list[tuple[str, ast.expr
     return []  # an attribute or a subscript binds no name
 
 
-def _made_of_settings(value: ast.expr, settings: set[str]) -> bool:
-    """Literals, containers, operators and f-strings over them, and names of settings: no call, no
-    attribute, no subscript (``time.time() - start``, ``len(data)``, ``X.shape[1]`` are computed)."""
+def _made_of_settings(value: ast.expr, settings: set[str], config_classes: set[str]) -> bool:
+    """Literals, containers, operators and f-strings over them, names of settings, and configuration objects
+    made of those (``TrainConfig(lr=LR)``): no other call, no attribute, no subscript (``time.time() - start``,
+    ``len(data)``, ``X.shape[1]`` are computed)."""
     import ast
 
+    if isinstance(value, ast.Call):
+        return isinstance(value.func, ast.Name) and value.func.id in config_classes and all(
+            _made_of_settings(part, settings, config_classes)
+            for part in (*value.args, *(keyword.value for keyword in value.keywords)))
     allowed = tuple(getattr(ast, name) for name in _LITERAL_NODE_NAMES)
-    for node in ast.walk(value):
-        if isinstance(node, ast.Name):
-            if node.id not in settings:
-                return False
-        elif not isinstance(node, allowed):
+    for node in ast.iter_child_nodes(value) if isinstance(value, allowed) else ():
+        if not _made_of_settings(node, settings, config_classes):
             return False
-    return True
+    return isinstance(value, allowed) or (isinstance(value, ast.Name) and value.id in settings)
+
+
+def _is_dataclass_decorator(decorator: ast.expr) -> bool:
+    """``@dataclass``, ``@dataclass(frozen=True)``, ``@dataclasses.dataclass``."""
+    import ast
+
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return (isinstance(target, ast.Name) and target.id == "dataclass") or (
+        isinstance(target, ast.Attribute) and target.attr == "dataclass")
 
 
 def _root(node: ast.expr) -> str:
@@ -167,19 +182,36 @@ def _root(node: ast.expr) -> str:
 
 
 def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
-    """The plain values among ``namespace``, dicts flattened one level (``config.lr``)."""
+    """The plain values among ``namespace``, dicts flattened one level (``config.lr``), configuration objects
+    two (``cfg.model.width``)."""
     found: dict[str, Any] = {}
     for name, value in namespace.items():
         if name.startswith("_"):
             continue
-        if type(value) is dict:
-            for key, item in itertools.islice(value.items(), _MAX_ITEMS * 4):
-                if isinstance(key, str) and _plain(item):
-                    found[f"{name}.{key}"] = item
-        elif _plain(value):
-            found[name] = value
+        if _is_config_object(value):
+            for field, item in _fields(value).items():
+                found.update(_flat(f"{name}.{field}", _fields(item) if _is_config_object(item) else item))
+        else:
+            found.update(_flat(name, value))
     return {name: value for name, value in found.items()  # nanoGPT's config dict repeats its globals
             if "." not in name or found.get(name.split(".", 1)[1], _ABSENT) != value}
+
+
+def _flat(name: str, value: Any) -> dict[str, Any]:
+    """A plain value as itself, a dict's plain items as ``name.key``."""
+    if type(value) is dict:
+        return {f"{name}.{key}": item for key, item in itertools.islice(value.items(), _MAX_ITEMS * 4)
+                if isinstance(key, str) and _plain(item)}
+    return {name: value} if _plain(value) else {}
+
+
+def _is_config_object(value: Any) -> bool:
+    return hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """A dataclass instance's fields and their values, as they are now (``dataclasses.asdict`` would copy)."""
+    return {name: getattr(value, name, None) for name in type(value).__dataclass_fields__}
 
 
 def _plain(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import importlib
 import json
@@ -417,10 +418,28 @@ def evaluate():
     STATS["best"] = 1
     history["loss"].append(best_acc)
 elapsed = time.time() - start
+@dataclasses.dataclass(frozen=True)
+class Optim:
+    lr: float = 0.1
+@dataclass
+class Run:
+    optim: Optim
+    name: str = "run"
+class Plain:
+    pass
+run = Run(Optim(lr=lr * 2), name=f"bs{batch_size}")
+timed = Run(Optim(lr=time.time()))
+plain = Plain()
+counts = Run(Optim())
+counts.name += "x"
 '''
     assert settings_assigned(source) == {"lr", "batch_size", "epochs", "betas", "config", "device", "accumulation",
-                                         "train_csv", "steps_per_hour"}
+                                         "train_csv", "steps_per_hour", "run"}
     assert settings_assigned("def broken(:\n") == set()
     namespace = {"lr": 0.1, "config": {"lr": 0.1, "hidden": 64, "layers": [1, 2]}, "torch": object(),
                  "name": "x" * 501, "vocab": list("abcdefghijklmnopq"), "_private": 1, "betas": (0.9, 0.95)}
     assert settings_of(namespace) == {"lr": 0.1, "config.hidden": 64, "config.layers": [1, 2], "betas": (0.9, 0.95)}
+    namespace = {}
+    exec(source[source.index("@dataclasses"):source.index("timed =")].replace("lr * 2", "0.2").replace(
+        'f"bs{batch_size}"', '"bs32"'), {"dataclasses": dataclasses, "dataclass": dataclasses.dataclass}, namespace)
+    assert settings_of({"run": namespace["run"], "Run": namespace["Run"]}) == {"run.optim.lr": 0.2, "run.name": "bs32"}

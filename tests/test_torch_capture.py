@@ -267,7 +267,8 @@ def test_checkpoints_moved_into_place_and_copied_are_named_where_they_lie(tmp_pa
 
 def test_a_module_level_script_has_its_constants_as_hyperparameters_and_not_its_loop_variables(tmp_path):
     """No parser: the settings are module-level names. Those the source binds once to a literal, and never
-    changes, are recorded (source ``script``; a dict's items by ``dict.key``; a secret's name redacts its value),
+    changes, are recorded (source ``script``; a dict's items by ``dict.key``, a dataclass configuration's fields
+    by ``object.field``, a nested one's by ``object.field.field``; a secret's name redacts its value),
     as the settings file and the options the command line gives override them; the loop's own variables are
     not. The settings file is an input of the run."""
     (tmp_path / "small.py").write_text("BATCH_SIZE = 8\n")
@@ -280,7 +281,9 @@ def test_a_module_level_script_has_its_constants_as_hyperparameters_and_not_its_
     assert params == {"BATCH_SIZE": 8, "EPOCHS": 2, "LEARNING_RATE": 0.003, "MILESTONES": "[1, 2]",
                       "DATA_DIR": "./data", "WANDB_API_KEY": "<redacted>", "AUTH_TOKENS": "<redacted>",
                       "creds": "<redacted>", "max_new_tokens": 64, "config.hidden": 32, "config.dropout": 0.1,
-                      "config.act": "relu", "config.warmup steps": 5, "config.warmup_steps": 10}
+                      "config.act": "relu", "config.warmup steps": 5, "config.warmup_steps": 10,
+                      "train_config.warmup": 0.1, "train_config.clip": pytest.approx(0.3),
+                      "train_config.model.layers": 3, "train_config.model.norm": "layer", "train_config.device": "cpu"}
     settings = f"sha256:{sha256(str(tmp_path / 'small.py'))}"
     assert attr(document["entity"][settings], "prov:type") == "prov4ml:ConfigFile"
     assert relations(document, "used", entity=settings)
