@@ -97,3 +97,15 @@ def test_configuration_files_a_script_loads_give_their_settings(config_folder):
     for name in expected:
         assert relations(document, "used", entity=file_id(config_folder / name))
     assert SECRET.encode() not in written_bytes(run.folder)
+
+
+def test_absl_flags_the_script_defines_are_its_parameters(tmp_path):
+    """The script's flags, once ``app.run`` has parsed them, and not absl's own (logging verbosity)."""
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n")
+    run = run_script("absl_app.py", "--lr=0.2", "-e", "3", "--api_token", SECRET, "--data", "data.csv",
+                     root=str(tmp_path / "runs"), cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    document = run.document()
+    assert params(document, "absl") == {"lr": 0.2, "epochs": 3, "api_token": REDACTED, "data": "data.csv"}
+    assert attr(document["entity"][file_id(tmp_path / "data.csv")], "prov:type") == "prov4ml:DataFile"
+    assert SECRET.encode() not in written_bytes(run.folder)

@@ -25,6 +25,7 @@ from prov4ml_auto.importhooks import when_imported
 MODULES = (
     "prov4ml_auto.integrations.argparse_",
     "prov4ml_auto.integrations.click_",
+    "prov4ml_auto.integrations.absl_flags",
     "prov4ml_auto.integrations.config_files",
     "prov4ml_auto.integrations.seeds",
     "prov4ml_auto.integrations.torch_optim",
