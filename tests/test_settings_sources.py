@@ -37,7 +37,8 @@ def test_a_click_group_and_its_subcommand_give_their_parameters_and_files(tmp_pa
     (tmp_path / "data.csv").write_text("x,y\n1,2\n")
     (tmp_path / "settings.yaml").write_text("depth: 2\n")
     run = run_script("click_cli.py", "--seed", "3", "fit", "--lr", "0.2", "-k", SECRET, "--phrase", "open-sesame-42",
-                     "--data", "data.csv", "--settings", "settings.yaml", root=str(tmp_path / "runs"), cwd=str(tmp_path))
+                     "--data", "data.csv", "--settings", "settings.yaml", root=str(tmp_path / "runs"),
+                     cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == {"lr": 0.2}
     document = run.document()
