@@ -201,8 +201,8 @@ def _flat(name: str, value: Any) -> dict[str, Any]:
     """A plain value as itself, a dict's plain items as ``name.key``."""
     if type(value) is dict:
         return {f"{name}.{key}": item for key, item in itertools.islice(value.items(), _MAX_ITEMS * 4)
-                if isinstance(key, str) and _plain(item)}
-    return {name: value} if _plain(value) else {}
+                if isinstance(key, str) and is_plain(item)}
+    return {name: value} if is_plain(value) else {}
 
 
 def _is_config_object(value: Any) -> bool:
@@ -214,7 +214,8 @@ def _fields(value: Any) -> dict[str, Any]:
     return {name: getattr(value, name, None) for name in type(value).__dataclass_fields__}
 
 
-def _plain(value: Any) -> bool:
+def is_plain(value: Any) -> bool:
+    """A number, a bool, a string of at most 500 characters, or a list or tuple of at most 16 of those."""
     if type(value) in _SCALARS:
         return not isinstance(value, str) or len(value) <= _MAX_TEXT
     if type(value) in (list, tuple):

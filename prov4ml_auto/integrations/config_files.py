@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto import collector
+from prov4ml_auto.constants import is_plain
 from prov4ml_auto.integrations._files import Version, file_behind, file_version
 from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
@@ -32,19 +33,16 @@ SOURCE = "config"
 _patches = Patches()
 _emit: Any = None
 _MAX_SETTINGS = 256  # more values than this is data, not a configuration
-_MAX_ITEMS = 16  # a longer list is data too
-_MAX_TEXT = 500
 _MAX_PER_FOLDER = 8
 _MAX_CONFIG_FILES = 16
-_SCALARS = (bool, int, float, str)
-_OURS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OURS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
 _library_folders: list[tuple[str, ...]] = []  # filled at the first load: the standard library's, installed packages'
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
     global _emit
     _emit = emit
-    _patches.wrap(module, "load", after(_loaded(os.path.dirname(os.path.abspath(module.__file__)))))
+    _patches.wrap(module, "load", after(_loaded(os.path.join(os.path.dirname(os.path.abspath(module.__file__)), ""))))
     if decide not in collector.periodic:
         collector.periodic.append(decide)
 
@@ -113,19 +111,11 @@ def settings(value: Any) -> dict[str, Any] | None:
             name = f"{prefix}{key}"
             if isinstance(item, dict):
                 pending.append((f"{name}.", item))
-            elif _plain(item):
+            elif is_plain(item):
                 found[name] = list(item) if isinstance(item, list) else item
             if len(found) + len(pending) > _MAX_SETTINGS:
                 return None
     return found
-
-
-def _plain(value: Any) -> bool:
-    if type(value) in _SCALARS:
-        return not isinstance(value, str) or len(value) <= _MAX_TEXT
-    if type(value) in (list, tuple):
-        return len(value) <= _MAX_ITEMS and all(type(item) in _SCALARS for item in value)
-    return False
 
 
 # --- collector ---------------------------------------------------------------------------------------
