@@ -12,7 +12,8 @@ an item set (``STATS["best"] = v``) or a mutating method (``history["loss"].appe
 The collector records their values as hyperparameters, source ``script``, at its first look after the first
 training step (overrides are applied by then, and the journal has them if the job is killed later), or at the
 end of a run that took none. Plain values only: numbers, strings, booleans, short lists and tuples of them, and
-dicts of those (``config.lr``). A configuration object counts too: an instance of a dataclass the script defines,
+dicts of those (``config.lr``, ``config = dict(lr=0.1)`` too). A configuration object counts too: an instance of
+a dataclass the script defines, or a namespace (``args = Namespace(lr=0.1)``, in scripts written from notebooks),
 made from settings (``cfg = TrainConfig(lr=3e-4)``); its fields are recorded as ``cfg.lr``, a nested dataclass's
 or dict's as ``cfg.model.width``, as they are at the first step (a script may set ``cfg.device`` before it
 trains). A script read from standard input, or a notebook, has no source file: nothing is recorded.
@@ -36,6 +37,10 @@ _MAX_ITEMS = 16  # a longer list (a vocabulary, a table of results) is data, not
 _MAX_TEXT = 500
 _MAX_SOURCE_BYTES = 1 << 20
 _ABSENT = object()
+# Calls that make a configuration from settings besides a script's own dataclasses: ``dict(lr=0.1)``, and the
+# attribute bags of scripts written from notebooks (``args = Namespace(lr=0.1)``)
+_CONFIG_MAKERS = frozenset(("dict", "Namespace", "argparse.Namespace", "SimpleNamespace", "types.SimpleNamespace"))
+_ATTRIBUTE_BAGS = (("argparse", "Namespace"), ("types", "SimpleNamespace"))
 _LITERAL_NODE_NAMES = ("Constant", "Tuple", "List", "Set", "Dict", "UnaryOp", "BinOp", "BoolOp", "Compare", "IfExp",
                        "JoinedStr", "FormattedValue", "Load", "operator", "unaryop", "boolop", "cmpop")
 _MUTATORS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add",
@@ -153,7 +158,7 @@ def _made_of_settings(value: ast.expr, settings: set[str], config_classes: set[s
     import ast
 
     if isinstance(value, ast.Call):
-        return isinstance(value.func, ast.Name) and value.func.id in config_classes and all(
+        return _callee(value.func) in config_classes | _CONFIG_MAKERS and all(
             _made_of_settings(part, settings, config_classes)
             for part in (*value.args, *(keyword.value for keyword in value.keywords)))
     allowed = tuple(getattr(ast, name) for name in _LITERAL_NODE_NAMES)
@@ -161,6 +166,15 @@ def _made_of_settings(value: ast.expr, settings: set[str], config_classes: set[s
         if not _made_of_settings(node, settings, config_classes):
             return False
     return isinstance(value, allowed) or (isinstance(value, ast.Name) and value.id in settings)
+
+
+def _callee(func: ast.expr) -> str:
+    """The name a call is made through: ``Config`` for ``Config(...)``, ``argparse.Namespace`` for that."""
+    import ast
+
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return func.id if isinstance(func, ast.Name) else ""
 
 
 def _is_dataclass_decorator(decorator: ast.expr) -> bool:
@@ -188,11 +202,12 @@ def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
     for name, value in namespace.items():
         if name.startswith("_"):
             continue
-        if _is_config_object(value):
-            for field, item in _fields(value).items():
-                found.update(_flat(f"{name}.{field}", _fields(item) if _is_config_object(item) else item))
-        else:
+        fields = _fields(value)
+        if fields is None:
             found.update(_flat(name, value))
+            continue
+        for field, item in fields.items():
+            found.update(_flat(f"{name}.{field}", _fields(item) or item))
     return {name: value for name, value in found.items()  # nanoGPT's config dict repeats its globals
             if "." not in name or found.get(name.split(".", 1)[1], _ABSENT) != value}
 
@@ -205,13 +220,15 @@ def _flat(name: str, value: Any) -> dict[str, Any]:
     return {name: value} if is_plain(value) else {}
 
 
-def _is_config_object(value: Any) -> bool:
-    return hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type)
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    """A dataclass instance's fields and their values, as they are now (``dataclasses.asdict`` would copy)."""
-    return {name: getattr(value, name, None) for name in type(value).__dataclass_fields__}
+def _fields(value: Any) -> dict[str, Any] | None:
+    """A configuration object's fields as they are now (a dataclass instance's, a namespace's); None for any
+    other value."""
+    kind = type(value)
+    if hasattr(kind, "__dataclass_fields__") and not isinstance(value, type):
+        return {name: getattr(value, name, None) for name in kind.__dataclass_fields__}
+    if (kind.__module__, kind.__name__) in _ATTRIBUTE_BAGS:
+        return dict(vars(value))
+    return None
 
 
 def is_plain(value: Any) -> bool:

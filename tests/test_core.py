@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import glob
 import importlib
@@ -432,9 +433,12 @@ timed = Run(Optim(lr=time.time()))
 plain = Plain()
 counts = Run(Optim())
 counts.name += "x"
+args = argparse.Namespace(lr=lr, layers=[64, 64])
+opts = dict(dropout=0.1, act="gelu")
+calls = dict(start=time.time())
 '''
     assert settings_assigned(source) == {"lr", "batch_size", "epochs", "betas", "config", "device", "accumulation",
-                                         "train_csv", "steps_per_hour", "run"}
+                                         "train_csv", "steps_per_hour", "run", "args", "opts"}
     assert settings_assigned("def broken(:\n") == set()
     namespace = {"lr": 0.1, "config": {"lr": 0.1, "hidden": 64, "layers": [1, 2]}, "torch": object(),
                  "name": "x" * 501, "vocab": list("abcdefghijklmnopq"), "_private": 1, "betas": (0.9, 0.95)}
@@ -443,3 +447,5 @@ counts.name += "x"
     exec(source[source.index("@dataclasses"):source.index("timed =")].replace("lr * 2", "0.2").replace(
         'f"bs{batch_size}"', '"bs32"'), {"dataclasses": dataclasses, "dataclass": dataclasses.dataclass}, namespace)
     assert settings_of({"run": namespace["run"], "Run": namespace["Run"]}) == {"run.optim.lr": 0.2, "run.name": "bs32"}
+    assert settings_of({"args": argparse.Namespace(lr=0.1, layers=[64, 64]), "opts": {"act": "gelu"}}) == {
+        "args.lr": 0.1, "args.layers": [64, 64], "opts.act": "gelu"}
