@@ -219,6 +219,22 @@ def test_a_learning_rate_set_by_hand_before_each_step_has_only_the_values_steps_
     assert "run:series/optimizer0.group0.momentum" not in document["entity"]  # 0.5 from the first step on
 
 
+def test_a_learning_rate_held_in_a_tensor_is_read_as_schedulers_change_it(tmp_path):
+    """``lr=torch.tensor(0.01)``: the optimizer entity has its value, the scheduler's base rate is a number, and
+    the series has a row at each change StepLR makes in place (the value at the scheduler's step, not the one
+    the collector would read later from the same tensor)."""
+    run = run_script("tensor_lr.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    used = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    assert attr(document["entity"]["run:optimizer/0"], "group0.lr") == pytest.approx(0.01)
+    assert float(attr(document["entity"]["run:scheduler/0"], "base_lrs")) == pytest.approx(0.01)
+    rows = read_series(run.folder, document, "optimizer0.group0.lr")
+    expected = [[step, used[step - 1]] for step in range(1, len(used) + 1)
+                if step == 1 or used[step - 1] != used[step - 2]]
+    assert [[int(row["step"]), float(row["value"])] for row in rows] == expected
+
+
 def test_a_checkpoint_saved_again_soon_has_every_version_hashed(tmp_path):
     """A save wakes the collector at once: each version of a file rewritten every 80 ms is hashed before the
     next replaces it."""

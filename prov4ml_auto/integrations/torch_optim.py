@@ -27,7 +27,7 @@ from typing import Any
 from prov4ml_auto import collector, faults
 from prov4ml_auto.document import QName, bounded_repr
 from prov4ml_auto.events import carried, now
-from prov4ml_auto.integrations import torch_loss
+from prov4ml_auto.integrations import _scalars, torch_loss
 from prov4ml_auto.integrations._identity import IdentityMap
 from prov4ml_auto.integrations._patching import (Nesting, Patches, after, argument, guarded, hide_our_frames,
                                                  outermost)
@@ -42,8 +42,9 @@ _hook_handles: list[Any] = []
 _emit: Any = None
 _emit_hot: Any = None
 # training-thread view: optimizers that finished __init__, with the keys of their numeric settings (lr,
-# momentum, weight_decay...: what a scheduler step reports)
-_numeric_keys: IdentityMap[tuple[str, ...]] = IdentityMap()
+# momentum, weight_decay...: what a scheduler step reports), and whether some of those are one-value tensors
+# (``lr=torch.tensor(0.01)``, as compiled and capturable optimizers want it), which schedulers change in place
+_numeric_keys: IdentityMap[tuple[tuple[str, ...], bool]] = IdentityMap()
 _REPORT_EVERY = 1.0
 _SCALARS = (int, float, bool, str, type(None))
 _learning_rate = operator.itemgetter("lr")
@@ -87,7 +88,8 @@ def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
 
 
 def _group_settings(opt: Any) -> list[dict[str, Any]]:
-    """Every number, bool and string a group holds (lr, momentum, betas...), copied at this moment."""
+    """Every number, bool and string a group holds (lr, momentum, betas...), copied at this moment (a
+    one-value tensor's value too: a scheduler changes it in place)."""
     out = []
     for group in opt.param_groups:
         settings = {}
@@ -98,8 +100,20 @@ def _group_settings(opt: Any) -> list[dict[str, Any]]:
                 settings[key] = value
             elif isinstance(value, _SCALARS):
                 settings[key] = value
+            elif _is_one_value_tensor(value):
+                settings[key] = _snapshot(value)
         out.append(settings)
     return out
+
+
+def _is_one_value_tensor(value: Any) -> bool:
+    return isinstance(value, sys.modules["torch"].Tensor) and value.numel() == 1
+
+
+def _snapshot(value: Any) -> Any:
+    """A one-value tensor setting as it is now: a CPU one's number, a device one's copy (read on the
+    collector: reading it here would wait for the GPU)."""
+    return value.item() if value.is_cpu else value.detach().clone()
 
 
 def _optimizer_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -108,7 +122,9 @@ def _optimizer_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> A
     result = wrapped(*args, **kwargs)
     try:
         first_group = instance.param_groups[0] if instance.param_groups else {}
-        _numeric_keys[instance] = tuple(key for key, value in first_group.items() if type(value) in (int, float))
+        tensors = tuple(key for key, value in first_group.items() if _is_one_value_tensor(value))
+        numbers = tuple(key for key, value in first_group.items() if type(value) in (int, float))
+        _numeric_keys[instance] = (numbers + tensors, bool(tensors))
         _emit("optimizer", instance, type(instance).__qualname__, _group_settings(instance), owners)
     except Exception as exc:
         faults.caught(NAME, exc)
@@ -195,18 +211,24 @@ def _scheduler_step(original: Any) -> Any:
             raise
         try:
             optimizer = getattr(self, "optimizer", None)
-            keys = _numeric_keys.get(optimizer)
-            if keys is None:  # a wrapper's (accelerate's, as a Hugging Face Trainer schedules its optimizer)
+            known = _numeric_keys.get(optimizer)
+            if known is None:  # a wrapper's (accelerate's, as a Hugging Face Trainer schedules its optimizer)
                 optimizer = getattr(optimizer, "optimizer", None)
-                keys = _numeric_keys.get(optimizer)
-            if keys is not None:
+                known = _numeric_keys.get(optimizer)
+            if known is not None:
+                keys, tensors = known
+                values = [group.get(key) for group in optimizer.param_groups for key in keys]
                 _emit_hot((now(), "scheduled", id(optimizer), keys,
-                           *[group.get(key) for group in optimizer.param_groups for key in keys]))
+                           *(map(_snapshot_if_tensor, values) if tensors else values)))
         except Exception as exc:
             faults.caught(NAME, exc)
         return result
 
     return step
+
+
+def _snapshot_if_tensor(value: Any) -> Any:
+    return _snapshot(value) if _is_one_value_tensor(value) else value
 
 
 # --- collector ---------------------------------------------------------------------------------------
@@ -269,6 +291,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     """An optimizer appears at the run's step; one below the furthest any optimizer went comes with a count
     that started over (a new Trainer's fit, after another's or after Lightning's learning-rate finder)."""
     global _furthest
+    settings = _device_values_read(settings)
     ident = recorder.numbered("optimizer")
     state = _OptimizerState(ident, int(ident.rsplit("/", 1)[1]), settings, recorder.global_step)
     _furthest = min(_furthest, state.offset)
@@ -409,10 +432,12 @@ def _leads(recorder: Recorder, state: _OptimizerState) -> bool:
 
 def _learning_rates_seen(recorder: Recorder, state: _OptimizerState, time: float, lrs: tuple) -> None:
     """The rates a step used differ from the previous step's (most steps change nothing). A tensor learning
-    rate can change in place, staying the same object: only floats are remembered for the comparison."""
+    rate is the same object at every step, changed in place: its value when the collector comes to the event
+    may be a later step's, so its changes come from scheduler steps only (``_on_scheduled``)."""
     state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else ()
     for number, lr in enumerate(lrs):
-        _setting_seen(recorder, state, number, "lr", lr, time, state.at)
+        if isinstance(lr, (int, float)):
+            _setting_seen(recorder, state, number, "lr", lr, time, state.at)
 
 
 def _setting_seen(recorder: Recorder, state: _OptimizerState, group: int, key: str, value: Any, time: float,
@@ -471,6 +496,7 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
     state = _seen.get(opt)
     if state is None:
         return
+    settings = _device_values_read(settings)
     known = len(state.settings)
     for number, group in enumerate(settings):
         for key, value in group.items():
@@ -480,6 +506,12 @@ def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict]
         _start_lr_rows(recorder, state, settings, known, time, state.at + 1)
     if reason == "state_loaded":
         recorder.doc.entity(state.ident, {"stateLoaded": True, "stateLoadedAtStep": state.steps})
+
+
+def _device_values_read(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups' settings with the copies of device tensor settings (see ``_snapshot``) read as numbers."""
+    return [{key: _plain(value) if _is_one_value_tensor(value) else value for key, value in group.items()}
+            for group in settings]
 
 
 def _state_of(opt: Any) -> _OptimizerState | None:
@@ -518,12 +550,13 @@ def _on_scheduler(recorder: Recorder, time: float, scheduler: Any, cls: str, opt
 
 
 def _plain(value: Any) -> Any:
-    """Tensors (tensor learning rates) become floats; sequences a compact text, naming the schedulers in one
-    (SequentialLR's) by their entities."""
-    if hasattr(value, "item") and getattr(value, "numel", lambda: 0)() == 1:
-        return float(value.item())
+    """One-value tensors (tensor learning rates, a scheduler's ``base_lrs`` of them) become floats; sequences a
+    compact text, naming the schedulers in one (SequentialLR's) by their entities."""
+    if _is_one_value_tensor(value):
+        return _scalars.number(value)
     if isinstance(value, (tuple, list)):
-        return ", ".join(_schedulers.get(item) or bounded_repr(item) for item in value)
+        return ", ".join(_schedulers.get(item) or bounded_repr(_plain(item) if _is_one_value_tensor(item) else item)
+                         for item in value)
     return value
 
 
