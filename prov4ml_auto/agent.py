@@ -334,7 +334,7 @@ def _on_run_begin(recorder: Recorder, t: float, argv: list[str], cwd: str, pid: 
     from prov4ml_auto import facts  # imported on the collector: platform, subprocess, importlib.metadata
 
     recorder.begin_run(t, {**facts.process_facts(cwd, pid), **placement}, facts.user_name())
-    _command.argv, _command.cwd = argv, cwd
+    _command.argv, _command.cwd, _command.began = argv, cwd, t
     if parent is not None:
         _link_parent(recorder, t, parent)
 
@@ -388,15 +388,16 @@ class _Command:
     def __init__(self) -> None:
         self.argv: list[str] | None = None
         self.cwd = ""
+        self.began = 0.0  # the run's start: the files the command names are inputs from then on
 
     def parsed(self, recorder: Recorder, t: float, secret_options: list[str]) -> None:
-        self._record(recorder, t, secret_options)
+        self._record(recorder, secret_options)
 
     def tick(self, recorder: Recorder, now: float, final: bool) -> None:
         if final or recorder.global_step > 0:
-            self._record(recorder, now, ())
+            self._record(recorder, ())
 
-    def _record(self, recorder: Recorder, t: float, secret_options: Iterable[str]) -> None:
+    def _record(self, recorder: Recorder, secret_options: Iterable[str]) -> None:
         """The command, and the files its arguments name (nanoGPT's ``config/train_x.py``, mmdetection's
         config, a data file given without a parser): inputs the run used, by content."""
         if self.argv is not None:
@@ -405,7 +406,7 @@ class _Command:
             secrets = frozenset(secret_options)
             recorder.update_run({"command": facts.command(self.argv, secrets)})
             for path, version in facts.files_named(self.argv[1:], secrets, self.cwd, recorder.script_path):
-                recorder.file_read(path, input_kind(path), t, version)
+                recorder.file_read(path, input_kind(path), self.began, version, step=0)
             self.argv = None
 
 

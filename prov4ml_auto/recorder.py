@@ -562,14 +562,15 @@ class Recorder:
                 self.file_written(key[0], unplaced.kind, unplaced.time, unplaced.attributes, key[1],
                                   (unplaced.epoch, unplaced.step))
 
-    def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None) -> None:
+    def file_read(self, path: str, kind: str, time: float, stat_key: tuple | None, step: int | None = None) -> None:
         """Used by the run; reading the same unchanged file again adds nothing (datasets of .pt files) but
         its kind, where the reader knows better than an argument naming the file (a checkpoint). A
         folder's first ``_LISTED_READS_PER_FOLDER`` files read are listed (and the first
         ``_LISTED_READS_BELOW_PARENT`` of the folders beside it: one per class; ``_LISTED_READS`` in all), the
         others only counted, once each (the first ``_COUNTED_DISTINCT``; later reads count each time)
         (``filesReadNotListed``): a dataset that loads a file per sample would grow the document with the data,
-        while the checkpoints a run loads lie elsewhere. A file the run wrote is always listed (lineage)."""
+        while the checkpoints a run loads lie elsewhere. A file the run wrote is always listed (lineage).
+        ``step``: the run's step when it was read, if not the step now (a file the command line names)."""
         cache_key = (path, stat_key)
         known = self._known_files.get(cache_key)
         if known is not None:  # read again, or named by an argument before the library that loads it
@@ -592,7 +593,7 @@ class Recorder:
             self._reads_per_folder[counted] = self._reads_per_folder.get(counted, 0) + 1
         ident = self.file_entity(path, kind, None, stat_key)
         self._known_files[cache_key] = ident
-        where = {"step": self.global_step, "path": path}
+        where = {"step": self.global_step if step is None else step, "path": path}
         self.doc.relation("used", {"prov:activity": RUN, "prov:entity": ident}, where, time=time)
 
     def upkeep(self, now: float, final: bool) -> None:

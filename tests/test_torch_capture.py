@@ -302,7 +302,8 @@ def test_a_module_level_script_has_its_constants_as_hyperparameters_and_not_its_
                       "train_config.model.layers": 3, "train_config.model.norm": "layer", "train_config.device": "cpu"}
     settings = f"sha256:{sha256(str(tmp_path / 'small.py'))}"
     assert attr(document["entity"][settings], "prov:type") == "prov4ml:ConfigFile"
-    assert relations(document, "used", entity=settings)
+    (use,) = relations(document, "used", entity=settings)  # used from the start, though recorded later
+    assert attr(use, "step") == 0 and use["prov:time"] <= document["activity"]["run:epoch/0"]["prov:startTime"]
     written = b"".join(open(os.path.join(folder, name), "rb").read()
                        for folder, _, names in os.walk(run.folder) for name in names)
     assert not [secret for secret in (b"abcdef0123456789abcdef", b"9c1185a5d3e2f4a6", b"s3cr3t-Passw0rd")
