@@ -235,6 +235,26 @@ def test_a_learning_rate_held_in_a_tensor_is_read_as_schedulers_change_it(tmp_pa
     assert [[int(row["step"]), float(row["value"])] for row in rows] == expected
 
 
+def test_checkpoints_saved_and_loaded_through_open_files_are_the_files_they_name(tmp_path):
+    """``with open(path, "wb") as f: torch.save(model, f)``: hashed and named by the file's absolute path, as a
+    save to a path is, so the load of the best one through an open file uses the entity its epoch generated; a
+    save to a buffer is a stream, unhashed."""
+    run = run_script("handle_saves.py", root=str(tmp_path / "runs"), cwd=str(tmp_path), env={"PROV4ML_STRICT": "1"})
+    assert run.returncode == 0, run.stderr
+    saved_at = json.loads(run.stdout.splitlines()[-1])
+    document = run.document()
+    final = f"sha256:{sha256(str(tmp_path / 'model.pt'))}"
+    assert attr(document["entity"][final], "path") == str(tmp_path / "model.pt")
+    (generation,) = relations(document, "wasGeneratedBy", entity=final)
+    assert generation["prov:activity"] == f"run:epoch/{saved_at[-1]}"
+    assert relations(document, "used", entity=final)
+    checkpoints = records_of_type(document, "entity", "prov4ml:Checkpoint")
+    assert [attr(record, "path") for ident, record in checkpoints.items() if not ident.startswith("run:stream/")] \
+        == [str(tmp_path / "model.pt")] * len(saved_at)
+    (stream,) = [record for ident, record in checkpoints.items() if ident.startswith("run:stream/")]
+    assert attr(stream, "stream") == "BytesIO" and attr(stream, "hashStatus") == "not a file path"
+
+
 def test_a_checkpoint_saved_again_soon_has_every_version_hashed(tmp_path):
     """A save wakes the collector at once: each version of a file rewritten every 80 ms is hashed before the
     next replaces it."""
