@@ -1,6 +1,7 @@
 """Checkpoints written and read through open files, as pytorch/examples' word language model does (``with
 open(args.save, "wb") as f: torch.save(model, f)`` at each better validation loss, then the best one loaded
-back the same way for the test), and one saved to an in-memory buffer (no prov4ml-auto call).
+back the same way for the test), and one saved to an in-memory buffer (no prov4ml-auto call). The validation
+inputs are features an earlier script saved with torch.save (features.pt, in the working folder).
 
 The last stdout line is JSON: the epochs at which the best model was saved.
 """
@@ -16,7 +17,7 @@ torch.manual_seed(0)
 train = DataLoader(TensorDataset(torch.randn(64, 4), torch.randn(64, 1)), batch_size=16, shuffle=True)
 model = nn.Linear(4, 1)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-valid_x, valid_y = torch.randn(32, 4), torch.randn(32, 1)
+valid_x, valid_y = torch.load("features.pt"), torch.randn(32, 1)
 best, saved_at = None, []
 for epoch in range(3):
     for x, y in train:

@@ -17,6 +17,7 @@ each folder whole), and so are saves to streams (Lightning writes a checkpoint t
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -83,8 +84,16 @@ def _loaded(api: str, path_index: int, path_name: str):
         source = argument(args, kwargs, path_index, path_name)
         state = file_version(source) or file_version(file_behind(source))
         if state is not None:
-            _emit("load", api, state[0], state[1])
+            _emit("load", api, state[0], state[1], _kind(result))
     return after(record)
+
+
+def _kind(loaded: Any) -> str:
+    """A checkpoint holds a model's or a run's state (a state dict, a checkpoint dict, a module); a tensor, an
+    array or a sequence of them is data (features saved by a preprocessing script, a sample per file)."""
+    data_types = (sys.modules["torch"].Tensor, list, tuple) + ((sys.modules["numpy"].ndarray,)
+                                                               if "numpy" in sys.modules else ())
+    return "prov4ml:DataFile" if isinstance(loaded, data_types) else "prov4ml:Checkpoint"
 
 
 def _contents(obj: Any) -> str:
@@ -118,8 +127,8 @@ def _on_save_stream(recorder: Recorder, time: float, api: str, stream_type: str,
     recorder.doc.entity(ident, recorder.written(ident, time))
 
 
-def _on_load(recorder: Recorder, time: float, api: str, path: str, stat_key: tuple) -> None:
-    recorder.file_read(path, "prov4ml:Checkpoint", time, stat_key)
+def _on_load(recorder: Recorder, time: float, api: str, path: str, stat_key: tuple, kind: str) -> None:
+    recorder.file_read(path, kind, time, stat_key)
 
 
 HANDLERS = {"save": _on_save, "save_stream": _on_save_stream, "load": _on_load}

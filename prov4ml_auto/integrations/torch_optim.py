@@ -299,7 +299,7 @@ def _on_optimizer(recorder: Recorder, time: float, opt: Any, cls: str, settings:
     _by_id[id(opt)] = state
     _states.append(state)
     attributes: dict[str, Any] = {"prov:type": QName("prov4ml:Optimizer"), "class": cls,
-                                   **_groups_described(opt, settings, 0)}
+                                   "module": type(opt).__module__, **_groups_described(opt, settings, 0)}
     models = _owning_modules(owners, {id(p) for group in opt.param_groups for p in group["params"]})
     attributes["models"] = " ".join(model_id(recorder, model, time) for model in models) or None
     recorder.used_entity(ident, attributes, time)
