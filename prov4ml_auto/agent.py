@@ -118,7 +118,7 @@ class Agent:
                                              self.config.journal_interval)  # type: ignore[attr-defined]
         collector.register({"run_begin": _on_run_begin, "run_end": _on_run_end,
                             "hyperparameters": _on_hyperparameters, "arguments_parsed": _command.parsed,
-                            "argument_files": _on_argument_files})
+                            "argument_files": _on_argument_files, "thread_exception": _on_thread_exception})
         collector.periodic.append(_FactsGatherer().tick)
         collector.periodic.append(_command.tick)
         collector.periodic.append(Recorder.upkeep)
@@ -197,6 +197,8 @@ class Agent:
         atexit.register(self.finish)
         self._previous_excepthook = sys.excepthook
         sys.excepthook = self._excepthook
+        self._previous_thread_excepthook = threading.excepthook
+        threading.excepthook = self._thread_excepthook
         self._original_exit = sys.exit
         sys.exit = self._exit
         if threading.current_thread() is threading.main_thread():
@@ -224,6 +226,18 @@ class Agent:
     def _excepthook(self, kind: type, value: BaseException, tb: Any) -> None:
         self._record_exception(kind, value, tb)
         self._previous_excepthook(kind, value, tb)
+
+    def _thread_excepthook(self, args: Any) -> None:
+        """An exception that ends a thread (a training thread that diverged) ends only that thread: the process
+        goes on, and may exit with 0. It is recorded beside the run's outcome, not as it."""
+        if not issubclass(args.exc_type, SystemExit):  # which threading ignores
+            try:
+                name = args.thread.name if args.thread is not None else "?"
+                kind = f"{args.exc_type.__module__}.{args.exc_type.__qualname__}"
+                self.buffer.emit("thread_exception", name, kind, redact_text(str(args.exc_value))[:500])
+            except Exception as exc:  # a user's __str__ may raise
+                faults.caught("agent.excepthook", exc, reraise=False)
+        self._previous_thread_excepthook(args)
 
     def _record_exception(self, kind: type, value: BaseException, tb: Any) -> None:
         """After an uncaught KeyboardInterrupt, Python ends the process by SIGINT, as SIGTERM's default would."""
@@ -365,6 +379,18 @@ def _on_run_end(recorder: Recorder, t: float, outcome: dict[str, Any], dropped: 
         "stepsTotal": recorder.global_step,
     }
     recorder.update_run({**outcome, **diagnostics}, end=t)
+
+
+_thread_exceptions: list[str] = []
+_THREAD_EXCEPTIONS_LISTED = 8
+
+
+def _on_thread_exception(recorder: Recorder, t: float, thread: str, kind: str, message: str) -> None:
+    """The run's ``threadExceptions`` (how many) and ``threadExceptionsListed``, the first few as
+    ``<thread>: <type>: <message>``."""
+    _thread_exceptions.append(f"{thread}: {kind}: {message}")
+    recorder.update_run({"threadExceptions": len(_thread_exceptions),
+                         "threadExceptionsListed": "; ".join(_thread_exceptions[:_THREAD_EXCEPTIONS_LISTED])})
 
 
 def _on_hyperparameters(recorder: Recorder, t: float, source: str, values: dict) -> None:

@@ -169,6 +169,18 @@ def test_sys_exit_code_is_recorded(tmp_path):
     assert attr(activity, "exit") == 3 and attr(activity, "status") == "failed"
 
 
+def test_an_exception_that_ends_a_thread_is_recorded_beside_the_outcome(tmp_path):
+    """The training thread dies, the main thread ends normally: exit 0 and the thread's traceback on stderr,
+    as without the agent; the run finished, with the thread's exception listed."""
+    run = run_script("exits.py", "thread-fails", root=str(tmp_path / "runs"))
+    assert run.returncode == 0 and run.stdout == "main thread done\n"
+    assert "FloatingPointError: loss diverged at step 2" in run.stderr
+    activity = run.document()["activity"]["run:run"]
+    assert (attr(activity, "exit"), attr(activity, "status")) == (0, "finished")
+    assert attr(activity, "threadExceptions") == 1
+    assert attr(activity, "threadExceptionsListed") == "trainer: builtins.FloatingPointError: loss diverged at step 2"
+
+
 def test_a_boolean_exit_is_recorded_as_the_code_python_exits_with(tmp_path):
     run = run_script("exits.py", "not-ok", root=str(tmp_path / "runs"))
     assert run.returncode == 1
