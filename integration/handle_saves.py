@@ -1,7 +1,8 @@
 """Checkpoints written and read through open files, as pytorch/examples' word language model does (``with
 open(args.save, "wb") as f: torch.save(model, f)`` at each better validation loss, then the best one loaded
-back the same way for the test), and one saved to an in-memory buffer (no prov4ml-auto call). The validation
-inputs are features an earlier script saved with torch.save (features.pt, in the working folder).
+back the same way for the test), one saved to an in-memory buffer, and the predictions saved as a tensor (no
+prov4ml-auto call). The validation inputs are features an earlier script saved with torch.save (features.pt,
+in the working folder).
 
 The last stdout line is JSON: the epochs at which the best model was saved.
 """
@@ -32,6 +33,7 @@ for epoch in range(3):
         best = valid
         saved_at.append(epoch)
 torch.save(model.state_dict(), io.BytesIO())
+torch.save(model(valid_x).detach(), "predictions.pt")
 with open("model.pt", "rb") as handle:
     model = torch.load(handle, weights_only=False)
 print(json.dumps(saved_at))

@@ -238,7 +238,8 @@ def test_a_learning_rate_held_in_a_tensor_is_read_as_schedulers_change_it(tmp_pa
 def test_checkpoints_saved_and_loaded_through_open_files_are_the_files_they_name(tmp_path):
     """``with open(path, "wb") as f: torch.save(model, f)``: hashed and named by the file's absolute path, as a
     save to a path is, so the load of the best one through an open file uses the entity its epoch generated; a
-    save to a buffer is a stream, unhashed. A tensor torch.load returns is data, not a checkpoint."""
+    save to a buffer is a stream, unhashed. A tensor torch.load returns, or torch.save writes, is data, not a
+    checkpoint."""
     torch.save(torch.randn(32, 4), tmp_path / "features.pt")
     run = run_script("handle_saves.py", root=str(tmp_path / "runs"), cwd=str(tmp_path), env={"PROV4ML_STRICT": "1"})
     assert run.returncode == 0, run.stderr
@@ -256,6 +257,9 @@ def test_checkpoints_saved_and_loaded_through_open_files_are_the_files_they_name
     assert attr(stream, "stream") == "BytesIO" and attr(stream, "hashStatus") == "not a file path"
     features = f"sha256:{sha256(str(tmp_path / 'features.pt'))}"
     assert attr(document["entity"][features], "prov:type") == "prov4ml:DataFile"
+    predictions = f"sha256:{sha256(str(tmp_path / 'predictions.pt'))}"
+    assert attr(document["entity"][predictions], "prov:type") == "prov4ml:DataFile"
+    assert relations(document, "wasGeneratedBy", entity=predictions)
     assert attr(document["entity"]["run:optimizer/0"], "module") == "torch.optim.sgd"
 
 

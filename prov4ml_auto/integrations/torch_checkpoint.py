@@ -71,7 +71,7 @@ def _saved(api: str, obj_index: int | None, path_index: int, path_name: str):
                 return
             target = behind
         if (state := file_version(target)) is not None:
-            _emit("save", api, state[0], state[1], _contents(obj))
+            _emit("save", api, state[0], state[1], _contents(obj), _kind(obj))
             saved_paths[state[0]] = None
             while len(saved_paths) > _SAVED_PATHS_KEPT:
                 del saved_paths[next(iter(saved_paths))]
@@ -88,12 +88,13 @@ def _loaded(api: str, path_index: int, path_name: str):
     return after(record)
 
 
-def _kind(loaded: Any) -> str:
-    """A checkpoint holds a model's or a run's state (a state dict, a checkpoint dict, a module); a tensor, an
-    array or a sequence of them is data (features saved by a preprocessing script, a sample per file)."""
+def _kind(obj: Any) -> str:
+    """What a file saved or loaded holds: a checkpoint, a model's or a run's state (a state dict, a checkpoint
+    dict, a module); data, a tensor, an array or a sequence of them (features saved by a preprocessing script,
+    a sample per file, a batch of reconstructions)."""
     data_types = (sys.modules["torch"].Tensor, list, tuple) + ((sys.modules["numpy"].ndarray,)
                                                                if "numpy" in sys.modules else ())
-    return "prov4ml:DataFile" if isinstance(loaded, data_types) else "prov4ml:Checkpoint"
+    return "prov4ml:DataFile" if isinstance(obj, data_types) else "prov4ml:Checkpoint"
 
 
 def _contents(obj: Any) -> str:
@@ -107,14 +108,15 @@ def _contents(obj: Any) -> str:
     return type(obj).__qualname__
 
 
-def _on_save(recorder: Recorder, time: float, api: str, path: str, stat_key: tuple, contents: str) -> None:
+def _on_save(recorder: Recorder, time: float, api: str, path: str, stat_key: tuple, contents: str,
+             kind: str) -> None:
     if recorder.owned_by_trainer(path):
         return
     attributes = {"api": api, "contents": contents}
     if os.path.lexists(path):
-        recorder.file_written(path, "prov4ml:Checkpoint", time, attributes, stat_key)
+        recorder.file_written(path, kind, time, attributes, stat_key)
     else:
-        recorder.await_move(path, stat_key, "prov4ml:Checkpoint", time, attributes)
+        recorder.await_move(path, stat_key, kind, time, attributes)
 
 
 def _on_save_stream(recorder: Recorder, time: float, api: str, stream_type: str, name: Any) -> None:
