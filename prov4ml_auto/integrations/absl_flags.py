@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto.integrations._files import named_files
+from prov4ml_auto.integrations._parsed import report
 from prov4ml_auto.integrations._patching import Patches, guarded, outermost
 from prov4ml_auto.redact import is_secret_name
 
@@ -37,14 +37,9 @@ def unpatch() -> None:
 def _parsed(flag_values: Any, args: tuple, kwargs: dict, result: Any) -> None:
     defined = [flag for module, flags in flag_values.flags_by_module_dict().items()
                if not module.startswith("absl.") for flag in flags]
-    values = {flag.name: flag.value for flag in defined}
-    _emit("hyperparameters", NAME, values)
-    _emit("arguments_parsed", [option for flag in defined if is_secret_name(flag.name)
-                               for option in (f"--{flag.name}", f"-{flag.short_name}" if flag.short_name else "")
-                               if option])
-    files = named_files(value for name, value in values.items() if not is_secret_name(name))
-    if files:
-        _emit("argument_files", files)
+    report(_emit, NAME, {flag.name: flag.value for flag in defined},
+           [option for flag in defined if is_secret_name(flag.name)
+            for option in (f"--{flag.name}", f"-{flag.short_name}" if flag.short_name else "") if option])
 
 
 HANDLERS: dict = {}  # its events are core ones (agent.py), as argparse's

@@ -10,7 +10,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from prov4ml_auto.integrations._files import as_setting, named_files
+from prov4ml_auto.integrations._files import as_setting
+from prov4ml_auto.integrations._parsed import report
 from prov4ml_auto.integrations._patching import Patches, guarded, outermost
 from prov4ml_auto.redact import is_secret_name
 
@@ -34,13 +35,9 @@ def unpatch() -> None:
 
 @guarded(NAME)
 def _parsed(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
-    _emit("hyperparameters", "argparse", {name: as_setting(value) for name, value in vars(result[0]).items()})
-    _emit("arguments_parsed", [option for action in instance._actions if is_secret_name(action.dest)
-                               or any(is_secret_name(option) for option in action.option_strings)
-                               for option in action.option_strings])
-    files = named_files(value for name, value in vars(result[0]).items() if not is_secret_name(name))
-    if files:
-        _emit("argument_files", files)
+    report(_emit, "argparse", {name: as_setting(value) for name, value in vars(result[0]).items()},
+           [option for action in instance._actions if is_secret_name(action.dest)
+            or any(is_secret_name(option) for option in action.option_strings) for option in action.option_strings])
 
 
 HANDLERS: dict = {}  # its events ("hyperparameters", "arguments_parsed", "argument_files") are core ones (agent.py)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Iterator
 
-from prov4ml_auto.integrations._files import as_setting, named_files
+from prov4ml_auto.integrations._files import as_setting
+from prov4ml_auto.integrations._parsed import report
 from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.redact import REDACTED, is_secret_name
 
@@ -42,13 +43,10 @@ def _parsed(command: Any, args: tuple, kwargs: dict, result: Any) -> None:
         return
     hidden = {param.name for param in command.params if _is_secret(param)}
     values = {name: REDACTED if name in hidden else as_setting(value) for name, value in ctx.params.items()}
-    _emit("hyperparameters", NAME, values)
-    if ctx.parent is None:
-        _emit("arguments_parsed", [option for param in _all_params(command) if _is_secret(param)
-                                   for option in (*param.opts, *param.secondary_opts)])
-    files = named_files(value for name, value in ctx.params.items() if name not in hidden and not is_secret_name(name))
-    if files:
-        _emit("argument_files", files)
+    secret_options = None if ctx.parent is not None else [
+        option for param in _all_params(command) if _is_secret(param)
+        for option in (*param.opts, *param.secondary_opts)]
+    report(_emit, NAME, values, secret_options, hidden)
 
 
 def _is_secret(param: Any) -> bool:

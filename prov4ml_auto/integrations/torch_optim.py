@@ -146,7 +146,7 @@ def _modules_behind(params: Any) -> list[Any]:
         if isinstance(owner, torch.nn.Module):
             found.append(owner)
     frame = sys._getframe(1)
-    while frame is not None and ("torch/optim" in frame.f_code.co_filename or "prov4ml_auto" in frame.f_code.co_filename):
+    while frame is not None and any(part in frame.f_code.co_filename for part in ("torch/optim", "prov4ml_auto")):
         frame = frame.f_back
     if frame is not None:
         found.extend(value for value in frame.f_locals.values() if isinstance(value, torch.nn.Module))
