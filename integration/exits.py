@@ -2,7 +2,9 @@
 argparse's exit (as a notebook kernel does when parse_args meets the kernel's own argv), trains on and ends
 normally; given "interrupted", one stopped by Ctrl-C; given "exit-on-interrupt", one that answers Ctrl-C with
 sys.exit(1), as Lightning's Trainer does; given "not-ok", one that ends with ``sys.exit(not ok)``; given
-"thread-fails", one whose training thread dies of an exception while the main thread ends normally (exit 0)."""
+"thread-fails", one whose training thread dies of an exception while the main thread ends normally (exit 0);
+given "own-excepthook", one that fails after setting an excepthook of its own that does not call the one before
+it (as typer's and rich's pretty tracebacks do)."""
 
 import sys
 
@@ -54,6 +56,9 @@ elif sys.argv[1:] == ["interrupted"]:
     raise KeyboardInterrupt  # as Ctrl-C does
 elif sys.argv[1:] == ["thread-fails"]:
     train_in_a_thread_that_fails()
+elif sys.argv[1:] == ["own-excepthook"]:
+    sys.excepthook = lambda kind, value, tb: print(f"logged: {kind.__name__}: {value}", file=sys.stderr)
+    raise ValueError("bad batch shape")
 elif sys.argv[1:] == ["not-ok"]:
     ok = False
     sys.exit(not ok)  # a bool: Python exits with 1

@@ -302,6 +302,9 @@ class Agent:
         if self.finished or os.getpid() != self.pid or self.collector is None:
             return
         self.finished = True
+        uncaught = None if self.outcome else _uncaught_elsewhere()
+        if uncaught is not None:
+            self._record_exception(type(uncaught), uncaught, uncaught.__traceback__)
         if not self.outcome and _script_never_opened():
             self.outcome = {"exit": 2, "status": "failed", "exceptionMessage": f"can't open file {sys.argv[0]!r}"}
         outcome = {"exit": 0, "status": "finished", **self.outcome}
@@ -325,6 +328,17 @@ class Agent:
         else:
             problems = f"; {faults.total()} agent errors: {faults.summary()}" if faults.total() else ""
             warn(f"prov4ml: wrote {self.document_path}{problems}")
+
+
+def _uncaught_elsewhere() -> BaseException | None:
+    """The exception that ended the main thread where an excepthook installed after ours handled it without
+    calling ours (typer's and rich's pretty tracebacks, a script's own logging hook): the interpreter keeps it
+    in ``sys.last_value`` before it calls the hook. Not in an interactive session or a notebook's kernel, where
+    that is the last error shown, not the end."""
+    if sys.flags.interactive or "IPython" in sys.modules:
+        return None
+    value = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    return value if isinstance(value, BaseException) and not isinstance(value, SystemExit) else None
 
 
 def _script_never_opened() -> bool:

@@ -181,6 +181,17 @@ def test_an_exception_that_ends_a_thread_is_recorded_beside_the_outcome(tmp_path
     assert attr(activity, "threadExceptionsListed") == "trainer: builtins.FloatingPointError: loss diverged at step 2"
 
 
+def test_a_failure_shown_by_an_excepthook_of_the_scripts_own_is_recorded(tmp_path):
+    """typer, rich and logging setups replace sys.excepthook without calling the one before: the exception that
+    ended the script is still the run's outcome."""
+    run = run_script("exits.py", "own-excepthook", root=str(tmp_path / "runs"))
+    assert run.returncode == 1 and "logged: ValueError: bad batch shape" in run.stderr
+    activity = run.document()["activity"]["run:run"]
+    assert (attr(activity, "exit"), attr(activity, "status")) == (1, "failed")
+    assert attr(activity, "exception") == "builtins.ValueError"
+    assert attr(activity, "exceptionMessage") == "bad batch shape"
+
+
 def test_a_boolean_exit_is_recorded_as_the_code_python_exits_with(tmp_path):
     run = run_script("exits.py", "not-ok", root=str(tmp_path / "runs"))
     assert run.returncode == 1
