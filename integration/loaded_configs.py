@@ -1,8 +1,8 @@
 """A script that reads its settings from files it loads itself (no parser, no prov4ml-auto call): a YAML
-configuration, a JSON file layered over it, a JSON label file per sample, a library's load of a JSON trace,
-and a JSON file loaded once training runs. It then changes its config dict, as scripts do (``lr *= 10``).
-Run in a folder holding config.yaml, override.json, labels/<i>.json, trace.json and late.json; the last
-stdout line is JSON: the learning rate it trained with."""
+configuration, a JSON file layered over it, a JSON label file per sample, an annotation file (COCO's shape),
+a library's load of a JSON trace, and a JSON file loaded once training runs. It then changes its config dict,
+as scripts do (``lr *= 10``). Run in a folder holding config.yaml, override.json, labels/<i>.json,
+annotations.json, trace.json and late.json; the last stdout line is JSON: the learning rate it trained with."""
 
 import json
 
@@ -24,6 +24,8 @@ labels = []
 for index in range(10):
     with open(f"labels/{index}.json") as handle:
         labels.append(json.load(handle)["label"])
+with open("annotations.json") as handle:
+    images = json.load(handle)["images"]
 get_chrome_trace_events("trace.json")
 config["optim"]["lr"] *= 10
 

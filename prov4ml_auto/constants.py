@@ -196,8 +196,8 @@ def _root(node: ast.expr) -> str:
 
 
 def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
-    """The plain values among ``namespace``, dicts flattened one level (``config.lr``), configuration objects
-    two (``cfg.model.width``)."""
+    """The plain values among ``namespace``, configurations (dicts, dataclass instances, namespaces) flattened
+    two levels (``config.lr``, ``cfg.model.width``)."""
     found: dict[str, Any] = {}
     for name, value in namespace.items():
         if name.startswith("_"):
@@ -206,8 +206,9 @@ def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
         if fields is None:
             found.update(_flat(name, value))
             continue
-        for field, item in fields.items():
-            found.update(_flat(f"{name}.{field}", _fields(item) or item))
+        for field, item in itertools.islice(fields.items(), _MAX_ITEMS * 4):
+            if isinstance(field, str):
+                found.update(_flat(f"{name}.{field}", _fields(item) or item))
     return {name: value for name, value in found.items()  # nanoGPT's config dict repeats its globals
             if "." not in name or found.get(name.split(".", 1)[1], _ABSENT) != value}
 
@@ -221,9 +222,11 @@ def _flat(name: str, value: Any) -> dict[str, Any]:
 
 
 def _fields(value: Any) -> dict[str, Any] | None:
-    """A configuration object's fields as they are now (a dataclass instance's, a namespace's); None for any
-    other value."""
+    """A configuration's fields as they are now (a dict's items, a dataclass instance's fields, a namespace's
+    attributes); None for any other value."""
     kind = type(value)
+    if kind is dict:
+        return value
     if hasattr(kind, "__dataclass_fields__") and not isinstance(value, type):
         return {name: getattr(value, name, None) for name in kind.__dataclass_fields__}
     if (kind.__module__, kind.__name__) in _ATTRIBUTE_BAGS:

@@ -470,5 +470,6 @@ calls = dict(start=time.time())
     exec(source[source.index("@dataclasses"):source.index("timed =")].replace("lr * 2", "0.2").replace(
         'f"bs{batch_size}"', '"bs32"'), {"dataclasses": dataclasses, "dataclass": dataclasses.dataclass}, namespace)
     assert settings_of({"run": namespace["run"], "Run": namespace["Run"]}) == {"run.optim.lr": 0.2, "run.name": "bs32"}
-    assert settings_of({"args": argparse.Namespace(lr=0.1, layers=[64, 64]), "opts": {"act": "gelu"}}) == {
-        "args.lr": 0.1, "args.layers": [64, 64], "opts.act": "gelu"}
+    assert settings_of({"args": argparse.Namespace(lr=0.1, layers=[64, 64]), "opts": {"act": "gelu"},
+                        "nested": {"model": {"width": 32}, 3: "three"}}) == {
+        "args.lr": 0.1, "args.layers": [64, 64], "opts.act": "gelu", "nested.model.width": 32}

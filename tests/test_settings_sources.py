@@ -75,28 +75,34 @@ def config_folder(tmp_path: Path) -> Path:
         (tmp_path / "labels" / f"{index}.json").write_text(json.dumps({"label": index / 10}))
     (tmp_path / "trace.json").write_text(json.dumps({"traceEvents": []}))
     (tmp_path / "late.json").write_text(json.dumps({"note": "read while training"}))
+    (tmp_path / "annotations.json").write_text(json.dumps(
+        {"info": {"year": 2026}, "images": [{"id": i, "file": f"{i}.png"} for i in range(300)]}))
     return tmp_path
 
 
 def test_configuration_files_a_script_loads_give_their_settings(config_folder):
-    """A YAML and a JSON configuration loaded before training: ConfigFile inputs, their settings flattened
-    (``model.width``), the later file's value winning, values as loaded (the script multiplies its lr
-    afterwards), a secret redacted. Ten label files from one folder are data, as is a file loaded once
-    training runs; a library's load (torch reading a trace) is not the run's at all."""
+    """A YAML and a JSON configuration loaded before training: ConfigFile inputs used from the start, each
+    file's settings flattened (``model.width``) under its own source, values as loaded (the script multiplies
+    its lr afterwards), a secret redacted. Ten label files from one folder are data, as is an annotation file
+    with a list of 300 records, and a file loaded once training runs; a library's load (torch reading a trace)
+    is not the run's at all."""
     run = run_script("loaded_configs.py", root=str(config_folder / "runs"), cwd=str(config_folder))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == {"lr": pytest.approx(0.1)}
     document = run.document()
-    assert params(document, "config") == {"seed": 3, "model.width": 16, "model.act": "relu", "optim.lr": 0.01,
-                                          "optim.momentum": 0.9, "optim.milestones": "[2, 4]",
-                                          "wandb.api_key": REDACTED}
+    assert params(document, "config_config.yaml") == {"seed": 3, "model.width": 16, "model.act": "relu",
+                                                      "optim.lr": 0.05, "optim.momentum": 0.9,
+                                                      "optim.milestones": "[2, 4]", "wandb.api_key": REDACTED}
+    assert params(document, "config_override.json") == {"optim.lr": 0.01}
     kinds = {attr(record, "path"): attr(record, "prov:type") for record in document["entity"].values()
              if attr(record, "path") and str(attr(record, "path")).endswith((".json", ".yaml"))}
     expected = {"config.yaml": "prov4ml:ConfigFile", "override.json": "prov4ml:ConfigFile",
-                "late.json": "prov4ml:DataFile", **{f"labels/{i}.json": "prov4ml:DataFile" for i in range(10)}}
+                "late.json": "prov4ml:DataFile", "annotations.json": "prov4ml:DataFile",
+                **{f"labels/{i}.json": "prov4ml:DataFile" for i in range(10)}}
     assert kinds == {str(config_folder / name): kind for name, kind in expected.items()}
     for name in expected:
-        assert relations(document, "used", entity=file_id(config_folder / name))
+        (use,) = relations(document, "used", entity=file_id(config_folder / name))
+        assert attr(use, "step") == (1 if name == "late.json" else 0)  # read after the first step
     assert SECRET.encode() not in written_bytes(run.folder)
 
 

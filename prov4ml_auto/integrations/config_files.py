@@ -3,8 +3,10 @@
 
 A file loaded before the first training step whose content is a mapping of plain settings (at most
 ``_MAX_SETTINGS`` numbers, strings, booleans and short lists of them, nested mappings flattened to dotted names:
-``model.width``) is a ``prov4ml:ConfigFile``, and its settings are hyperparameters, source ``config``: a later
-file's value of the same name wins, as configurations layered over a base one do. Which loads are configurations
+``model.width``) is a ``prov4ml:ConfigFile``, and its settings are hyperparameters, source ``config:<file
+name>``: each file's values as it holds them, since which file overrides which is the script's own rule (a base
+read first and layered over, or mmdetection's ``_base_`` read after the file that names it). Which loads are
+configurations
 is decided at the first training step (or the run's end): a folder from which more than ``_MAX_PER_FOLDER`` files
 were loaded holds data (a JSON annotation per sample), as does a file loaded once training runs. Data files are
 ``prov4ml:DataFile`` inputs, with no values. The values are copied when loaded: a script that changes its
@@ -33,6 +35,7 @@ SOURCE = "config"
 _patches = Patches()
 _emit: Any = None
 _MAX_SETTINGS = 256  # more values than this is data, not a configuration
+_MAX_ITEMS = 16  # a longer list too (a short list of mappings, a pipeline's steps, is left out)
 _MAX_PER_FOLDER = 8
 _MAX_CONFIG_FILES = 16
 _OURS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
@@ -99,21 +102,24 @@ def _installed_folders() -> tuple[str, ...]:
 
 
 def settings(value: Any) -> dict[str, Any] | None:
-    """A loaded file's plain settings, nested mappings flattened (``model.width``), copied; None when it is
-    no mapping or holds more than ``_MAX_SETTINGS`` values (data)."""
+    """A loaded file's plain settings, nested mappings flattened (``model.width``), copied; None for data: no
+    mapping, more than ``_MAX_SETTINGS`` values, or a list longer than a setting's (COCO's images)."""
     if not isinstance(value, dict):
         return None
     found: dict[str, Any] = {}
-    pending = [("", value)]
+    pending, seen = [("", value)], 0
     while pending:
         prefix, mapping = pending.pop()
         for key, item in mapping.items():
+            seen += 1
             name = f"{prefix}{key}"
             if isinstance(item, dict):
                 pending.append((f"{name}.", item))
             elif is_plain(item):
                 found[name] = list(item) if isinstance(item, list) else item
-            if len(found) + len(pending) > _MAX_SETTINGS:
+            elif isinstance(item, (list, tuple)) and len(item) > _MAX_ITEMS:
+                return None
+            if seen > _MAX_SETTINGS:
                 return None
     return found
 
@@ -145,10 +151,10 @@ def decide(recorder: Recorder, now: float, final: bool) -> None:
         if values is not None and len(per_folder[os.path.dirname(path)]) <= _MAX_PER_FOLDER \
                 and configs < _MAX_CONFIG_FILES:
             configs += 1
-            recorder.file_read(path, "prov4ml:ConfigFile", time, version)
-            recorder.hyperparameters(SOURCE, redact_mapping(values), time)
+            recorder.file_read(path, "prov4ml:ConfigFile", time, version, step=0)
+            recorder.hyperparameters(f"{SOURCE}:{os.path.basename(path)}", redact_mapping(values), time)
         else:
-            recorder.file_read(path, "prov4ml:DataFile", time, version)
+            recorder.file_read(path, "prov4ml:DataFile", time, version, step=0)
     _waiting.clear()
 
 
