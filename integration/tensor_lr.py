@@ -1,5 +1,6 @@
 """A learning rate held in a tensor (``Adam(lr=torch.tensor(0.01))``, as compiled and capturable optimizers
-want it), which StepLR changes in place, stepped every batch (no prov4ml-auto call).
+want it), which StepLR changes in place, stepped every batch, and which the script halves by hand in place
+after the fourth step (no prov4ml-auto call).
 
 The last stdout line is JSON: the learning rate each step used.
 """
@@ -21,4 +22,6 @@ for step in range(7):
     used.append(optimizer.param_groups[0]["lr"].item())
     optimizer.step()
     scheduler.step()
+    if step == 3:
+        optimizer.param_groups[0]["lr"].mul_(0.5)
 print(json.dumps(used))

@@ -221,8 +221,8 @@ def test_a_learning_rate_set_by_hand_before_each_step_has_only_the_values_steps_
 
 def test_a_learning_rate_held_in_a_tensor_is_read_as_schedulers_change_it(tmp_path):
     """``lr=torch.tensor(0.01)``: the optimizer entity has its value, the scheduler's base rate is a number, and
-    the series has a row at each change StepLR makes in place (the value at the scheduler's step, not the one
-    the collector would read later from the same tensor)."""
+    the series has a row at each change StepLR, or the script by hand, makes in place (the value each step
+    used, not the one the collector would read later from the same tensor)."""
     run = run_script("tensor_lr.py", root=str(tmp_path / "runs"), env={"PROV4ML_STRICT": "1"})
     assert run.returncode == 0, run.stderr
     used = json.loads(run.stdout.splitlines()[-1])

@@ -87,6 +87,16 @@ def _after_step(opt: Any, args: Any, kwargs: Any) -> None:
         faults.caught(NAME, exc)
 
 
+def _tensor_rates_used(opt: Any, args: Any, kwargs: Any) -> None:
+    """An optimizer whose learning rates are tensors: the values each step used, read now (the step event
+    holds the tensors, which a scheduler, SequentialLR's milestone, ReduceLROnPlateau or the script changes in
+    place). Its own hooks run before the global one: this event comes just before its step's."""
+    try:
+        _emit_hot((now(), "rates_used", id(opt), *[_snapshot_if_tensor(group["lr"]) for group in opt.param_groups]))
+    except Exception as exc:
+        faults.caught(NAME, exc)
+
+
 def _group_settings(opt: Any) -> list[dict[str, Any]]:
     """Every number, bool and string a group holds (lr, momentum, betas...), copied at this moment (a
     one-value tensor's value too: a scheduler changes it in place)."""
@@ -125,6 +135,8 @@ def _optimizer_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> A
         tensors = tuple(key for key, value in first_group.items() if _is_one_value_tensor(value))
         numbers = tuple(key for key, value in first_group.items() if type(value) in (int, float))
         _numeric_keys[instance] = (numbers + tensors, bool(tensors))
+        if "lr" in tensors:
+            _hook_handles.append(instance.register_step_post_hook(_tensor_rates_used))
         _emit("optimizer", instance, type(instance).__qualname__, _group_settings(instance), owners)
     except Exception as exc:
         faults.caught(NAME, exc)
@@ -491,6 +503,14 @@ def _on_scheduled(recorder: Recorder, time: float, key: int, keys: tuple[str, ..
             _setting_seen(recorder, state, group, keys[position], value, time, state.at + 1)
 
 
+def _on_rates_used(recorder: Recorder, time: float, key: int, *rates: Any) -> None:
+    """The learning rates (tensors, read at the step) that the step whose event follows used."""
+    state = _by_id.get(key)
+    if state is not None:
+        for number, rate in enumerate(rates):
+            _setting_seen(recorder, state, number, "lr", rate, time, state.at + 1)
+
+
 def _on_settings(recorder: Recorder, time: float, opt: Any, settings: list[dict], reason: str) -> None:
     """Settings changed outside a step (a state load, a group added): they take effect from the next step."""
     state = _seen.get(opt)
@@ -586,6 +606,7 @@ HANDLERS = {
     "optimizer": _on_optimizer,
     "optimizer_settings": _on_settings,
     "scheduled": _on_scheduled,
+    "rates_used": _on_rates_used,
     "scheduler": _on_scheduler,
     "step": _on_steps,
 }
