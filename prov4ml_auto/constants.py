@@ -88,14 +88,15 @@ def settings_assigned(source: str) -> set[str]:
         return set()
     values: dict[str, ast.expr] = {}
     bindings: dict[str, int] = {}
-    _visit(tree.body, False, values, bindings)
+    adjusted: set[int] = set()
+    _visit(tree.body, False, values, bindings, adjusted)
     config_classes = {statement.name for statement in tree.body if isinstance(statement, ast.ClassDef)
                       and any(map(_is_dataclass_decorator, statement.decorator_list))}
     changed: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Global):
             changed.update(node.names)
-        elif isinstance(node, ast.AugAssign):
+        elif isinstance(node, ast.AugAssign) and id(node) not in adjusted:
             changed.add(_root(node.target))
         elif isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
             changed.add(_root(node.value))
@@ -110,12 +111,16 @@ def settings_assigned(source: str) -> set[str]:
 
 
 def _visit(statements: Iterable[ast.stmt], in_loop: bool, values: dict[str, ast.expr],
-           bindings: dict[str, int]) -> None:
-    """Counts the module level's bindings of each name and keeps the value bound outside loops."""
+           bindings: dict[str, int], adjusted: set[int]) -> None:
+    """Counts the module level's bindings of each name and keeps the value bound outside loops; ``adjusted``:
+    the augmented assignments to an attribute there (``args.lr *= world_size``), which set up a configuration
+    object before it is used, where one in a loop or a function counts (``stats.seen += 1``)."""
     import ast
 
     for statement in statements:
-        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+        if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Attribute) and not in_loop:
+            adjusted.add(id(statement))
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             for target in targets:
                 for name, value in _pairs(target, statement.value):
@@ -126,13 +131,13 @@ def _visit(statements: Iterable[ast.stmt], in_loop: bool, values: dict[str, ast.
             if not isinstance(statement, ast.While):
                 for name, _ in _pairs(statement.target, None):
                     bindings[name] = bindings.get(name, 0) + 1
-            _visit(statement.body + statement.orelse, True, values, bindings)
+            _visit(statement.body + statement.orelse, True, values, bindings, adjusted)
         elif isinstance(statement, (ast.If, ast.With, ast.AsyncWith)):
-            _visit(statement.body + getattr(statement, "orelse", []), in_loop, values, bindings)
+            _visit(statement.body + getattr(statement, "orelse", []), in_loop, values, bindings, adjusted)
         elif isinstance(statement, ast.Try):
             for block in (statement.body, statement.orelse, statement.finalbody,
                           *(handler.body for handler in statement.handlers)):
-                _visit(block, in_loop, values, bindings)
+                _visit(block, in_loop, values, bindings, adjusted)
 
 
 def _pairs(target: ast.expr, value: ast.expr | None) -> list[tuple[str, ast.expr | None]]:

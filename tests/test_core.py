@@ -455,8 +455,10 @@ run = Run(Optim(lr=lr * 2), name=f"bs{batch_size}")
 timed = Run(Optim(lr=time.time()))
 plain = Plain()
 counts = Run(Optim())
-counts.name += "x"
+def count():
+    counts.name += "x"
 args = argparse.Namespace(lr=lr, layers=[64, 64])
+args.lr *= 8
 opts = dict(dropout=0.1, act="gelu")
 calls = dict(start=time.time())
 '''
