@@ -35,7 +35,8 @@ def click_main() -> None:
     @click.option("--phrase", default="none", hide_input=True)
     @click.option("--data", type=click.Path(exists=True))
     @click.option("--settings", type=click.File("r"))
-    def fit(lr: float, epochs: int, wandb_key: str, phrase: str, data: str, settings) -> None:
+    @click.option("--report", type=click.File("w"), help="written only if asked to (lazily opened by click)")
+    def fit(lr: float, epochs: int, wandb_key: str, phrase: str, data: str, settings, report) -> None:
         train(lr, epochs)
 
     cli()

@@ -228,15 +228,31 @@ def _flat(name: str, value: Any) -> dict[str, Any]:
 
 def _fields(value: Any) -> dict[str, Any] | None:
     """A configuration's fields as they are now (a dict's items, a dataclass instance's fields, a namespace's
-    attributes); None for any other value."""
+    attributes); None for any other value. A dataclass's fields are read as stored, in the instance's
+    ``__dict__`` or its slots: never through the class's code (a property that raises, or a config that counts
+    which settings were read), which would run on the collector thread."""
     kind = type(value)
     if kind is dict:
         return value
-    if hasattr(kind, "__dataclass_fields__") and not isinstance(value, type):
-        return {name: getattr(value, name, None) for name in kind.__dataclass_fields__}
     if (kind.__module__, kind.__name__) in _ATTRIBUTE_BAGS:
         return dict(vars(value))
-    return None
+    if not hasattr(kind, "__dataclass_fields__") or issubclass(kind, type):
+        return None
+    import dataclasses
+    import inspect
+    import types
+
+    try:
+        own = object.__getattribute__(value, "__dict__")
+    except AttributeError:  # slots only
+        own = {}
+    stored: dict[str, Any] = {}
+    for field in dataclasses.fields(kind):  # not ClassVar and InitVar pseudo-fields
+        if field.name in own:
+            stored[field.name] = own[field.name]
+        elif isinstance(slot := inspect.getattr_static(value, field.name, None), types.MemberDescriptorType):
+            stored[field.name] = slot.__get__(value, kind)
+    return stored
 
 
 def is_plain(value: Any) -> bool:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 
 import pytest
 
@@ -472,6 +473,22 @@ calls = dict(start=time.time())
     exec(source[source.index("@dataclasses"):source.index("timed =")].replace("lr * 2", "0.2").replace(
         'f"bs{batch_size}"', '"bs32"'), {"dataclasses": dataclasses, "dataclass": dataclasses.dataclass}, namespace)
     assert settings_of({"run": namespace["run"], "Run": namespace["Run"]}) == {"run.optim.lr": 0.2, "run.name": "bs32"}
+    read = []
+
+    @dataclasses.dataclass
+    class Tracked:  # a config that reports the settings nobody read: reading it for the document must not count
+        lr: float = 0.1
+        scale: float = 1.0
+        registry: typing.ClassVar[dict] = {}
+
+        def __getattribute__(self, name):
+            read.append(name)
+            return object.__getattribute__(self, name)
+
+    Tracked.scale = property(lambda self: 1 / 0)  # a field a property overrides: not read (it would raise)
+    tracked = Tracked.__new__(Tracked)
+    object.__setattr__(tracked, "lr", 0.2)
+    assert settings_of({"tracked": tracked}) == {"tracked.lr": 0.2} and read == []
     assert settings_of({"args": argparse.Namespace(lr=0.1, layers=[64, 64]), "opts": {"act": "gelu"},
                         "nested": {"model": {"width": 32}, 3: "three"}}) == {
         "args.lr": 0.1, "args.layers": [64, 64], "opts.act": "gelu", "nested.model.width": 32}

@@ -33,17 +33,21 @@ def written_bytes(folder: str) -> bytes:
 def test_a_click_group_and_its_subcommand_give_their_parameters_and_files(tmp_path):
     """The group's options and the subcommand's, as parsed; a secret-named option and a hidden prompt's are
     redacted, in the values and on the command line (its short form too); a click.Path and a click.File that
-    name files are inputs of the run, and the open file is recorded by its name."""
+    name files are inputs of the run, and the open file is recorded by its name; a lazily opened output file is
+    never opened (which would empty it)."""
     (tmp_path / "data.csv").write_text("x,y\n1,2\n")
     (tmp_path / "settings.yaml").write_text("depth: 2\n")
+    (tmp_path / "report.txt").write_text("the last good report\n")
     run = run_script("click_cli.py", "--seed", "3", "fit", "--lr", "0.2", "-k", SECRET, "--phrase", "open-sesame-42",
-                     "--data", "data.csv", "--settings", "settings.yaml", root=str(tmp_path / "runs"),
-                     cwd=str(tmp_path))
+                     "--data", "data.csv", "--settings", "settings.yaml", "--report", "report.txt",
+                     root=str(tmp_path / "runs"), cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == {"lr": 0.2}
     document = run.document()
     assert params(document, "click") == {"seed": 3, "lr": 0.2, "epochs": 2, "wandb_key": REDACTED,
-                                         "phrase": REDACTED, "data": "data.csv", "settings": "settings.yaml"}
+                                         "phrase": REDACTED, "data": "data.csv", "settings": "settings.yaml",
+                                         "report": "report.txt"}
+    assert (tmp_path / "report.txt").read_text() == "the last good report\n"  # click opens it lazily: untouched
     command = attr(document["activity"]["run:run"], "command")
     assert f"-k {REDACTED}" in command and f"--phrase {REDACTED}" in command
     for name, kind in (("data.csv", "prov4ml:DataFile"), ("settings.yaml", "prov4ml:ConfigFile")):

@@ -4,6 +4,7 @@ the file changed before it came to hash it."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from typing import Any
@@ -42,9 +43,11 @@ def file_behind(stream: Any) -> str | None:
 
 def named_files(values: Any) -> list[tuple[str, Version]]:
     """Existing regular files named by parsed arguments (or lists of them): paths, and the open files that
-    argparse's ``FileType`` and click's ``File`` give; with their versions."""
+    argparse's ``FileType`` and click's ``File`` give; with their versions. Click's lazy files (``File("w")``)
+    are not touched: any attribute of theirs but ``name`` opens, and so truncates, the file."""
     items = (item for value in values for item in (value if isinstance(value, (list, tuple)) else [value]))
-    found = (file_version(item if isinstance(item, (str, os.PathLike)) else file_behind(item)) for item in items)
+    found = (file_version(item) if isinstance(item, (str, os.PathLike)) else
+             file_version(file_behind(item)) if isinstance(item, io.IOBase) else None for item in items)
     return [named for named in found if named is not None][:_MAX_NAMED_FILES]
 
 
@@ -56,8 +59,11 @@ def input_kind(path: str) -> str:
 
 def as_setting(value: Any) -> Any:
     """A parsed argument as a hyperparameter: an open file (argparse's ``FileType``, click's ``File``) by its
-    name, anything else as it is."""
-    name = getattr(value, "name", None)
-    if isinstance(name, str) and (hasattr(value, "read") or hasattr(value, "write")):
-        return name
+    name, read from the object itself (a click lazy file opens on any other attribute), anything else as it
+    is."""
+    if isinstance(value, io.IOBase) or type(value).__name__.lstrip("_") == "LazyFile":
+        name = getattr(value, "__dict__", {}).get("name") if not isinstance(value, io.IOBase) else \
+            getattr(value, "name", None)
+        if isinstance(name, str):
+            return name
     return value
