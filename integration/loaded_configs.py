@@ -1,8 +1,9 @@
 """A script that reads its settings from files it loads itself (no parser, no prov4ml-auto call): a YAML
 configuration, a JSON file layered over it, a JSON label file per sample, an annotation file (COCO's shape),
 a library's load of a JSON trace, and a JSON file loaded once training runs. It then changes its config dict,
-as scripts do (``lr *= 10``). Run in a folder holding config.yaml, override.json, labels/<i>.json,
-annotations.json, trace.json and late.json; the last stdout line is JSON: the learning rate it trained with."""
+as scripts do (``lr *= 10``). Run in a folder holding config.yaml, anchors.yaml, override.json,
+labels/<i>.json, annotations.json, trace.json and late.json; the last stdout line is JSON: the learning rate
+it trained with."""
 
 import json
 
@@ -18,6 +19,7 @@ def load_yaml(path):
 
 
 config = load_yaml("config.yaml")
+defaults = load_yaml("anchors.yaml")  # YAML anchors: a mapping that holds itself
 with open("override.json") as handle:
     config["optim"].update(json.load(handle)["optim"])
 labels = []

@@ -74,6 +74,7 @@ def config_folder(tmp_path: Path) -> Path:
         "seed: 3\nmodel:\n  width: 16\n  act: relu\noptim:\n  lr: 0.05\n  momentum: 0.9\n  milestones: [2, 4]\n"
         f"wandb:\n  api_key: {SECRET}\n")
     (tmp_path / "override.json").write_text(json.dumps({"optim": {"lr": 0.01}}))
+    (tmp_path / "anchors.yaml").write_text("defaults: &d\n  dropout: 0.1\n  again: *d\n")
     (tmp_path / "labels").mkdir()
     for index in range(10):
         (tmp_path / "labels" / f"{index}.json").write_text(json.dumps({"label": index / 10}))
@@ -98,9 +99,11 @@ def test_configuration_files_a_script_loads_give_their_settings(config_folder):
                                                       "optim.lr": 0.05, "optim.momentum": 0.9,
                                                       "optim.milestones": "[2, 4]", "wandb.api_key": REDACTED}
     assert params(document, "config_override.json") == {"optim.lr": 0.01}
+    assert params(document, "config_anchors.yaml") == {"defaults.dropout": 0.1}  # each mapping read once
     kinds = {attr(record, "path"): attr(record, "prov:type") for record in document["entity"].values()
              if attr(record, "path") and str(attr(record, "path")).endswith((".json", ".yaml"))}
     expected = {"config.yaml": "prov4ml:ConfigFile", "override.json": "prov4ml:ConfigFile",
+                "anchors.yaml": "prov4ml:ConfigFile",
                 "late.json": "prov4ml:DataFile", "annotations.json": "prov4ml:DataFile",
                 **{f"labels/{i}.json": "prov4ml:DataFile" for i in range(10)}}
     assert kinds == {str(config_folder / name): kind for name, kind in expected.items()}

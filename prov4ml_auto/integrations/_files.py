@@ -10,7 +10,7 @@ import stat
 from typing import Any
 
 Version = tuple[int, int]
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".py")
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".py", ".flags")
 _MAX_NAMED_FILES = 64
 
 

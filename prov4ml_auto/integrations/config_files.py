@@ -38,8 +38,16 @@ _MAX_SETTINGS = 256  # more values than this is data, not a configuration
 _MAX_ITEMS = 16  # a longer list too (a short list of mappings, a pipeline's steps, is left out)
 _MAX_PER_FOLDER = 8
 _MAX_CONFIG_FILES = 16
+_MAX_WAITING = 64
 _OURS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
 _library_folders: list[tuple[str, ...]] = []  # filled at the first load: the standard library's, installed packages'
+# Training thread: the loads reported so far, in the process that patched (a forked DataLoader worker records
+# nothing). A dataset reading a JSON file per sample would otherwise pay for every one: the values of the first
+# ``_MAX_READ`` are read (configurations come first), and the first ``_MAX_REPORTED`` are reported at all (the
+# collector lists 64 files a folder).
+_reported = [0, os.getpid()]
+_MAX_READ = 64
+_MAX_REPORTED = 1024
 
 
 def patch(module: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -63,12 +71,13 @@ def _loaded(library: str) -> Any:
 
     @guarded(NAME)
     def record(instance: Any, args: tuple, kwargs: dict, result: Any) -> None:
-        if not _called_by_user_code(library):
+        if _reported[0] >= _MAX_REPORTED or os.getpid() != _reported[1] or not _called_by_user_code(library):
             return
         stream = args[0] if args else kwargs.get("stream", kwargs.get("fp"))  # yaml's name, json's
         named = file_version(file_behind(stream))
         if named is not None:
-            _emit("config_loaded", *named, settings(result))
+            _reported[0] += 1
+            _emit("config_loaded", *named, settings(result) if _reported[0] <= _MAX_READ else None)
 
     return record
 
@@ -89,13 +98,15 @@ def _called_by_user_code(library: str) -> bool:
 
 def _installed_folders() -> tuple[str, ...]:
     """The standard library's folders and the installed packages' (a virtual environment's, the system's, the
-    user's), as named and resolved (a venv's ``lib64`` is a link to its ``lib``)."""
+    user's, and any ``site-packages`` a ``.pth`` file or PYTHONPATH adds, as HPC modules do), as named and
+    resolved (a venv's ``lib64`` is a link to its ``lib``)."""
     import site
     import sysconfig
 
     paths = sysconfig.get_paths()
     folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(key)}
     folders.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    folders.update(entry for entry in sys.path if os.path.basename(entry) in ("site-packages", "dist-packages"))
     if site.ENABLE_USER_SITE and site.USER_SITE:
         folders.add(site.USER_SITE)
     return tuple({os.path.join(form, "") for folder in folders for form in (folder, os.path.realpath(folder))})
@@ -107,34 +118,44 @@ def settings(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     found: dict[str, Any] = {}
-    pending, seen = [("", value)], 0
+    pending, seen, visited = [("", value)], 0, {id(value)}
     while pending:
         prefix, mapping = pending.pop()
         for key, item in mapping.items():
             seen += 1
             name = f"{prefix}{key}"
             if isinstance(item, dict):
-                pending.append((f"{name}.", item))
+                if id(item) not in visited:  # YAML anchors can make a mapping its own child
+                    visited.add(id(item))
+                    pending.append((f"{name}.", item))
             elif is_plain(item):
                 found[name] = list(item) if isinstance(item, list) else item
             elif isinstance(item, (list, tuple)) and len(item) > _MAX_ITEMS:
                 return None
             if seen > _MAX_SETTINGS:
                 return None
-    return found
+    return found or None  # a mapping of nothing plain (ids to embeddings) is data
 
 
 # --- collector ---------------------------------------------------------------------------------------
-_waiting: list[tuple[float, str, Version, dict[str, Any] | None]] = []  # loads before the first step
+# Loads before the first step that may be configurations, one per file, at most ``_MAX_PER_FOLDER + 1`` a folder
+# (one more says the folder holds data): any other load is data at once.
+_waiting: dict[str, tuple[float, Version, dict[str, Any]]] = {}
+_per_folder: dict[str, int] = {}
 _decided = [False]  # once per process
 
 
 def _on_config_loaded(recorder: Recorder, time: float, path: str, version: Version,
                       values: dict[str, Any] | None) -> None:
-    if _decided[0] or recorder.global_step > 0:
-        recorder.file_read(path, "prov4ml:DataFile", time, version)
-    else:
-        _waiting.append((time, path, version, values))
+    training = _decided[0] or recorder.global_step > 0
+    if not training and path in _waiting:  # loaded again: the first load decides
+        return
+    folder = os.path.dirname(path)
+    if training or values is None or _per_folder.get(folder, 0) > _MAX_PER_FOLDER or len(_waiting) >= _MAX_WAITING:
+        recorder.file_read(path, "prov4ml:DataFile", time, version, step=None if training else 0)
+        return
+    _per_folder[folder] = _per_folder.get(folder, 0) + 1
+    _waiting[path] = (time, version, values)
 
 
 def decide(recorder: Recorder, now: float, final: bool) -> None:
@@ -143,13 +164,9 @@ def decide(recorder: Recorder, now: float, final: bool) -> None:
     if _decided[0] or not (final or recorder.global_step > 0):
         return
     _decided[0] = True
-    per_folder: dict[str, set[str]] = {}
-    for _, path, _, _ in _waiting:
-        per_folder.setdefault(os.path.dirname(path), set()).add(path)
     configs = 0
-    for time, path, version, values in _waiting:
-        if values is not None and len(per_folder[os.path.dirname(path)]) <= _MAX_PER_FOLDER \
-                and configs < _MAX_CONFIG_FILES:
+    for path, (time, version, values) in _waiting.items():
+        if _per_folder[os.path.dirname(path)] <= _MAX_PER_FOLDER and configs < _MAX_CONFIG_FILES:
             configs += 1
             recorder.file_read(path, "prov4ml:ConfigFile", time, version, step=0)
             recorder.hyperparameters(f"{SOURCE}:{os.path.basename(path)}", redact_mapping(values), time)
