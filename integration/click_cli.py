@@ -1,7 +1,7 @@
 """A training command written with click, as a group and a subcommand (``python click_cli.py --seed 3 fit
 --lr 0.2 ...``), and the same with typer when the first argument is ``typer`` (typer vendors its own click).
-Secrets come as an option named like one (``-k/--wandb-key``) and as a hidden prompt's option. The last stdout
-line is JSON: the learning rate it trained with."""
+Secrets come as an option named like one (``-k/--wandb-key``), as a hidden prompt's option and as a positional
+argument named like one. The last stdout line is JSON: the learning rate it trained with."""
 
 import json
 import sys
@@ -36,7 +36,8 @@ def click_main() -> None:
     @click.option("--data", type=click.Path(exists=True))
     @click.option("--settings", type=click.File("r"))
     @click.option("--report", type=click.File("w"), help="written only if asked to (lazily opened by click)")
-    def fit(lr: float, epochs: int, wandb_key: str, phrase: str, data: str, settings, report) -> None:
+    @click.argument("hub_token", required=False)
+    def fit(lr: float, epochs: int, wandb_key: str, phrase: str, data: str, settings, report, hub_token) -> None:
         train(lr, epochs)
 
     cli()

@@ -430,22 +430,22 @@ class _Command:
         self.cwd = ""
         self.began = 0.0  # the run's start: the files the command names are inputs from then on
 
-    def parsed(self, recorder: Recorder, t: float, secret_options: list[str]) -> None:
-        self._record(recorder, secret_options)
+    def parsed(self, recorder: Recorder, t: float, secret_options: list[str], secret_values: list[str]) -> None:
+        self._record(recorder, secret_options, secret_values)
 
     def tick(self, recorder: Recorder, now: float, final: bool) -> None:
         if final or recorder.global_step > 0:
-            self._record(recorder, ())
+            self._record(recorder, (), ())
 
-    def _record(self, recorder: Recorder, secret_options: Iterable[str]) -> None:
+    def _record(self, recorder: Recorder, secret_options: Iterable[str], secret_values: Iterable[str]) -> None:
         """The command, and the files its arguments name (nanoGPT's ``config/train_x.py``, mmdetection's
         config, a data file given without a parser): inputs the run used, by content."""
         if self.argv is not None:
             from prov4ml_auto import facts
 
-            secrets = frozenset(secret_options)
-            recorder.update_run({"command": facts.command(self.argv, secrets)})
-            for path, version in facts.files_named(self.argv[1:], secrets, self.cwd, recorder.script_path):
+            secrets, values = frozenset(secret_options), frozenset(secret_values)
+            recorder.update_run({"command": facts.command(self.argv, secrets, values)})
+            for path, version in facts.files_named(self.argv[1:], secrets, values, self.cwd, recorder.script_path):
                 recorder.file_read(path, input_kind(path), self.began, version, step=0)
             self.argv = None
 

@@ -42,7 +42,8 @@ def parse_positive_int(text: str) -> int:
 
 # What PROV4ML_DISABLE may name (tests/test_core.py checks it against the integration modules' NAMEs).
 INTEGRATIONS = ("argparse", "click", "absl", "configs", "seeds", "torch.optim", "torch.data", "torch.loss",
-                "torch.checkpoint", "files", "readers", "tensorboard", "accelerate", "transformers", "lightning", "system", "constants")
+                "torch.checkpoint", "files", "readers", "tensorboard", "accelerate", "transformers", "lightning",
+                "system", "constants")
 
 
 def parse_names(text: str) -> frozenset[str]:

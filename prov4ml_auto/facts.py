@@ -34,20 +34,20 @@ _COMMAND_LIMIT = 8192
 _MAX_ARGUMENTS_LOOKED_AT = 256
 
 
-def command(argv: list[str], secret_options: Collection[str] = ()) -> str:
+def command(argv: list[str], secret_options: Collection[str] = (), secret_values: Collection[str] = ()) -> str:
     """The command line, secrets redacted (see ``redact_argv``)."""
-    text = " ".join(redact_argv(argv, secret_options))
+    text = " ".join(redact_argv(argv, secret_options, secret_values))
     if len(text) > _COMMAND_LIMIT:  # argv can be megabytes (file lists); keep the document compact
         text = f"{text[:_COMMAND_LIMIT]}... ({len(text) - _COMMAND_LIMIT} more characters)"
     return text
 
 
-def files_named(arguments: list[str], secret_options: Collection[str], cwd: str,
+def files_named(arguments: list[str], secret_options: Collection[str], secret_values: Collection[str], cwd: str,
                 script: str | None) -> list[tuple[str, tuple[int, int]]]:
     """The existing regular files the command's arguments name (``x.yaml``, ``--data=x.csv``), relative to the
     directory the process started in; not the script, nor the values of secret options (redacted first)."""
     found = []
-    for argument in redact_argv(arguments, secret_options)[:_MAX_ARGUMENTS_LOOKED_AT]:
+    for argument in redact_argv(arguments, secret_options, secret_values)[:_MAX_ARGUMENTS_LOOKED_AT]:
         for candidate in (argument, argument.partition("=")[2]):
             if not candidate or len(candidate) > 4096:
                 continue

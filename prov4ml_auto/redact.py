@@ -4,7 +4,8 @@ Names: a credential word anywhere in the name (DB_PASSWORD, AWS_SECRET_ACCESS_KE
 word that names one (hub_token, api_key, auth), so hyperparameters that merely contain such a word
 (num_key_value_heads, tokenizer_name, author) are kept. Text: URL credentials (scheme://user:pass@host),
 ``name=value`` and ``"name": value`` pairs with a secret name (query strings, reprs, JSON, command lines)
-and well-known token formats. Containers are redacted item by item; any other object is redacted as the text it will be written as.
+and well-known token formats. Containers are redacted item by item (a list of strings as the command line it
+may be); any other object is redacted as the text it will be written as.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any, Collection, Mapping
 from prov4ml_auto.document import bounded_repr
 
 REDACTED = "<redacted>"
-_SECRET_PARTS = ("passw", "pwd", "secret", "credential", "apikey", "privatekey", "accesskey", "cookie")
-# signature: presigned URLs (S3's X-Amz-Signature)
-_SECRET_LAST_WORDS = frozenset({"key", "token", "auth", "authorization", "session", "pass", "passphrase", "signature"})
+_SECRET_PARTS = ("passw", "pwd", "passcode", "secret", "credential", "apikey", "privatekey", "accesskey", "cookie")
+# signature: presigned URLs (S3's X-Amz-Signature); pw, tok, pin: short forms (db_pw, hf_tok)
+_SECRET_LAST_WORDS = frozenset({"key", "token", "auth", "authorization", "session", "pass", "passphrase", "signature",
+                                "pw", "tok", "pin"})
 _SECRET_LAST_WORDS_UNLESS_NUMBER = frozenset({"tokens", "keys", "creds", "cred", "passes", "auths"})
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # The look-behinds start a match only at the start of a word: linear time on megabyte-long arguments.
@@ -30,7 +32,7 @@ _ASSIGNMENT = re.compile(
 _SECRET_VALUE = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w\-]{20,}|hf_[A-Za-z0-9]{20,}"
     r"|sk-[\w\-]{20,}|xox[abprs]-[\w\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[\w\-]{10,}\.[\w\-]{10,}\.[\w\-]{10,}"
-    r"|(?<=hooks\.slack\.com/services/)[\w/]+)"
+    r"|(?<=hooks\.slack\.com/services/)[\w/]+|(?<=discord\.com/api/webhooks/)[\w/\-]+)"
     r"|(?i:bearer)\s+[\w\-.~+/]{8,}=*"
 )
 _MAX_DEPTH = 8
@@ -87,7 +89,10 @@ def scrub(value: Any, depth: int = 0) -> Any:
     if depth < _MAX_DEPTH and isinstance(value, Mapping):
         return {key: redact_value(_key_name(key), item, depth + 1) for key, item in value.items()}
     if depth < _MAX_DEPTH and isinstance(value, (list, tuple)):
-        items = [scrub(item, depth + 1) for item in value]
+        if value and all(isinstance(item, str) for item in value):  # an argv (a launcher's remainder): pairs too
+            items = redact_argv(list(value))
+        else:
+            items = [scrub(item, depth + 1) for item in value]
         return tuple(items) if isinstance(value, tuple) else items
     return redact_text(bounded_repr(value))
 
@@ -101,19 +106,25 @@ def redact_mapping(values: Mapping[Any, Any]) -> dict[Any, Any]:
     return {key: redact_value(_key_name(key), value) for key, value in values.items()}
 
 
-def redact_argv(argv: list[str], secret_options: Collection[str] = ()) -> list[str]:
+def redact_argv(argv: list[str], secret_options: Collection[str] = (),
+                secret_values: Collection[str] = ()) -> list[str]:
     """``--api-key X``, ``--token=X`` and ``password=X`` lose their values; URLs lose credentials. So do the
-    options a parser said hold secrets (``secret_options``: ``-p X`` and ``-pX`` for ``-p/--password``)."""
+    options a parser said hold secrets (``secret_options``: ``-p X`` and ``-pX`` for ``-p/--password``), and
+    the values it parsed for secret names (``secret_values``: a positional ``token`` argument)."""
     out: list[str] = []
     hide_next = False
     for arg in argv:
+        if arg in secret_values:
+            out.append(REDACTED)
+            hide_next = False
+            continue
         if hide_next and not arg.startswith("-"):
             out.append(REDACTED)
             hide_next = False
             continue
         hide_next = False
-        name, sep, _ = arg.partition("=")
-        if sep and (is_secret_name(name) or name in secret_options):
+        name, sep, value = arg.partition("=")
+        if sep and (is_secret_name(name) or name in secret_options or value in secret_values):
             out.append(f"{name}={REDACTED}")
         elif arg.startswith("-") and (is_secret_name(arg) or arg in secret_options):
             out.append(arg)

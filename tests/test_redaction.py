@@ -21,7 +21,8 @@ TOKEN = "ghp_" + "a1B2c3D4e5" * 4  # a GitHub token's shape
 @pytest.mark.parametrize("name", [
     "api_key", "apiKey", "x-api-key", "--api-key", "hub_token", "hubToken", "HF_TOKEN", "GITHUB_TOKEN", "token",
     "WANDB_API_KEY", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "db_password", "passwd", "auth", "use_auth_token",
-    "private_key", "client_secret", "session", "Authorization", "cookie", "credentials",
+    "private_key", "client_secret", "session", "Authorization", "cookie", "credentials", "db_pw", "hf_tok",
+    "passcode", "pin",
 ])
 def test_secret_names(name):
     assert is_secret_name(name)
@@ -29,7 +30,7 @@ def test_secret_names(name):
 
 @pytest.mark.parametrize("name", [
     "lr", "num_key_value_heads", "key_dim", "tokenizer_name", "max_tokens", "author", "monkey_patch", "keys",
-    "batch_size", "hidden_size", "eos_token_id",
+    "batch_size", "hidden_size", "eos_token_id", "pin_memory",
 ])
 def test_names_that_only_contain_a_secret_word_are_kept(name):
     assert not is_secret_name(name)
@@ -50,6 +51,7 @@ def test_names_that_only_contain_a_secret_word_are_kept(name):
     ("password = hunter2", "hunter2"),
     ("s3://bucket/train.bin?X-Amz-Signature=f00dfeed42&X-Amz-Date=20261128", "f00dfeed42"),
     ("https://hooks.slack.com/services/T0001/B0002/Xy7hookSecret", "Xy7hookSecret"),
+    ("https://discord.com/api/webhooks/1234/Xy7discordSecret", "Xy7discordSecret"),
 ])
 def test_secrets_in_text_are_hidden(text, secret):
     redacted = redact_text(text)
@@ -75,6 +77,21 @@ def test_argv_loses_the_values_of_the_options_a_parser_said_are_secret():
     argv = ["train.py", "-p", "k1", "-tk2", "--key-file=k3", "-e", "3", "-pe"]
     assert redact_argv(argv, {"-p", "-t", "--key-file"}) == [
         "train.py", "-p", REDACTED, f"-t{REDACTED}", f"--key-file={REDACTED}", "-e", "3", f"-p{REDACTED}"]
+
+
+def test_argv_loses_the_values_a_parser_parsed_for_secret_names():
+    """A positional ``token`` argument has no option before it to say so: the parser's value says it."""
+    argv = ["eval.py", "evaluate", "model.pt", "tok-positional-987", "--note=tok-positional-987"]
+    assert redact_argv(argv, (), {"tok-positional-987"}) == ["eval.py", "evaluate", "model.pt", REDACTED,
+                                                             f"--note={REDACTED}"]
+
+
+def test_a_list_of_strings_is_redacted_as_the_command_line_it_may_be():
+    """A launcher's remainder (``script_args = ['train.py', '--hf-token', X]``) pairs options with values."""
+    redacted = redact_mapping({"script_args": ["train.py", "--hf-token", "remaindersecret321", "--lr", "0.1"],
+                               "pair": ("--api-key", "k9")})
+    assert redacted == {"script_args": ["train.py", "--hf-token", REDACTED, "--lr", "0.1"],
+                        "pair": ("--api-key", REDACTED)}
 
 
 def test_hyperparameter_dicts_are_redacted_item_by_item():

@@ -40,22 +40,22 @@ def test_a_click_group_and_its_subcommand_give_their_parameters_and_files(tmp_pa
     (tmp_path / "report.txt").write_text("the last good report\n")
     run = run_script("click_cli.py", "--seed", "3", "fit", "--lr", "0.2", "-k", SECRET, "--phrase", "open-sesame-42",
                      "--data", "data.csv", "--settings", "settings.yaml", "--report", "report.txt",
-                     root=str(tmp_path / "runs"), cwd=str(tmp_path))
+                     "hf-positional-5b7e9d", root=str(tmp_path / "runs"), cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == {"lr": 0.2}
     document = run.document()
     assert params(document, "click") == {"seed": 3, "lr": 0.2, "epochs": 2, "wandb_key": REDACTED,
                                          "phrase": REDACTED, "data": "data.csv", "settings": "settings.yaml",
-                                         "report": "report.txt"}
+                                         "report": "report.txt", "hub_token": REDACTED}
     assert (tmp_path / "report.txt").read_text() == "the last good report\n"  # click opens it lazily: untouched
     command = attr(document["activity"]["run:run"], "command")
-    assert f"-k {REDACTED}" in command and f"--phrase {REDACTED}" in command
+    assert f"-k {REDACTED}" in command and f"--phrase {REDACTED}" in command and command.endswith(REDACTED)
     for name, kind in (("data.csv", "prov4ml:DataFile"), ("settings.yaml", "prov4ml:ConfigFile")):
         ident = file_id(tmp_path / name)
         assert attr(document["entity"][ident], "prov:type") == kind
         assert relations(document, "used", entity=ident)
     written = written_bytes(run.folder)
-    assert SECRET.encode() not in written and b"open-sesame-42" not in written
+    assert SECRET.encode() not in written and b"open-sesame-42" not in written and b"hf-positional" not in written
 
 
 def test_a_typer_command_gives_its_parameters(tmp_path):

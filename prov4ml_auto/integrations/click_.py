@@ -4,8 +4,9 @@ parameters alike), and the values naming existing files (``click.Path``, ``click
 
 ``Command.parse_args(ctx, args)`` fills ``ctx.params``; a group's own ``parse_args`` calls it too, and each
 subcommand's context is parsed the same way, later. The options whose values are secret, by their names or
-because their prompt hides its input (``hide_input=True``), are redacted from the run's command line: the
-root command's parse names those of every subcommand, since the command line is recorded at the first parse.
+because their prompt hides its input (``hide_input=True``), are redacted from the run's command line, and so
+are the values parsed for them (a positional ``token``): the command line is recorded at the parse of the
+command that runs (a group's subcommand), with the secrets of every parse before it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from prov4ml_auto.integrations._files import as_setting
-from prov4ml_auto.integrations._parsed import report
+from prov4ml_auto.integrations._parsed import report, secrets_among
 from prov4ml_auto.integrations._patching import Patches, after, argument, guarded
 from prov4ml_auto.redact import REDACTED, is_secret_name
 
@@ -24,6 +25,7 @@ SUPPORTED: dict = {}  # click 8.2+ has no ``__version__``; ``Command.parse_args`
 
 _patches = Patches()
 _emit: Any = None
+_secret_values: list[str] = []  # those of every parse so far: the command line is recorded at the subcommand's
 
 
 def patch(core: ModuleType, emit: Any, emit_hot: Any) -> None:
@@ -42,11 +44,14 @@ def _parsed(command: Any, args: tuple, kwargs: dict, result: Any) -> None:
     if getattr(ctx, "resilient_parsing", False):  # shell completion parses without running anything
         return
     hidden = {param.name for param in command.params if _is_secret(param)}
+    _secret_values.extend(secrets_among(ctx.params, hidden))
     values = {name: REDACTED if name in hidden else as_setting(value) for name, value in ctx.params.items()}
-    secret_options = None if ctx.parent is not None else [
-        option for param in _all_params(command) if _is_secret(param)
-        for option in (*param.opts, *param.secondary_opts)]
-    report(_emit, NAME, values, secret_options, hidden)
+    if hasattr(command, "commands"):  # a group: its subcommand's parse comes next
+        report(_emit, NAME, values, None, hidden)
+        return
+    root = ctx.find_root().command
+    report(_emit, NAME, values, [option for param in _all_params(root) if _is_secret(param)
+                                 for option in (*param.opts, *param.secondary_opts)], hidden, _secret_values)
 
 
 def _is_secret(param: Any) -> bool:
