@@ -72,7 +72,8 @@ def test_a_typer_command_gives_its_parameters(tmp_path):
 def config_folder(tmp_path: Path) -> Path:
     (tmp_path / "config.yaml").write_text(
         "seed: 3\nmodel:\n  width: 16\n  act: relu\noptim:\n  lr: 0.05\n  momentum: 0.9\n  milestones: [2, 4]\n"
-        f"wandb:\n  api_key: {SECRET}\n")
+        f"wandb:\n  api_key: {SECRET}\ndata:\n  train: train.csv\n")
+    (tmp_path / "train.csv").write_text("x,y\n1,2\n")
     (tmp_path / "override.json").write_text(json.dumps({"optim": {"lr": 0.01}}))
     (tmp_path / "anchors.yaml").write_text("defaults: &d\n  dropout: 0.1\n  again: *d\n")
     (tmp_path / "labels").mkdir()
@@ -88,22 +89,23 @@ def config_folder(tmp_path: Path) -> Path:
 def test_configuration_files_a_script_loads_give_their_settings(config_folder):
     """A YAML and a JSON configuration loaded before training: ConfigFile inputs used from the start, each
     file's settings flattened (``model.width``) under its own source, values as loaded (the script multiplies
-    its lr afterwards), a secret redacted. Ten label files from one folder are data, as is an annotation file
-    with a list of 300 records, and a file loaded once training runs; a library's load (torch reading a trace)
-    is not the run's at all."""
+    its lr afterwards), a secret redacted, a value naming a file an input. Ten label files from one folder are
+    data, as is an annotation file with a list of 300 records, and a file loaded once training runs; a
+    library's load (torch reading a trace) is not the run's at all."""
     run = run_script("loaded_configs.py", root=str(config_folder / "runs"), cwd=str(config_folder))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == {"lr": pytest.approx(0.1)}
     document = run.document()
     assert params(document, "config_config.yaml") == {"seed": 3, "model.width": 16, "model.act": "relu",
                                                       "optim.lr": 0.05, "optim.momentum": 0.9,
-                                                      "optim.milestones": "[2, 4]", "wandb.api_key": REDACTED}
+                                                      "optim.milestones": "[2, 4]", "wandb.api_key": REDACTED,
+                                                      "data.train": "train.csv"}
     assert params(document, "config_override.json") == {"optim.lr": 0.01}
     assert params(document, "config_anchors.yaml") == {"defaults.dropout": 0.1}  # each mapping read once
-    kinds = {attr(record, "path"): attr(record, "prov:type") for record in document["entity"].values()
-             if attr(record, "path") and str(attr(record, "path")).endswith((".json", ".yaml"))}
+    kinds = {attr(record, "path"): attr(record, "prov:type") for ident, record in document["entity"].items()
+             if ident.startswith("sha256:") and str(attr(record, "path")).endswith((".json", ".yaml", ".csv"))}
     expected = {"config.yaml": "prov4ml:ConfigFile", "override.json": "prov4ml:ConfigFile",
-                "anchors.yaml": "prov4ml:ConfigFile",
+                "anchors.yaml": "prov4ml:ConfigFile", "train.csv": "prov4ml:DataFile",
                 "late.json": "prov4ml:DataFile", "annotations.json": "prov4ml:DataFile",
                 **{f"labels/{i}.json": "prov4ml:DataFile" for i in range(10)}}
     assert kinds == {str(config_folder / name): kind for name, kind in expected.items()}

@@ -3,14 +3,14 @@
 
 A file loaded before the first training step whose content is a mapping of plain settings (at most
 ``_MAX_SETTINGS`` numbers, strings, booleans and short lists of them, nested mappings flattened to dotted names:
-``model.width``) is a ``prov4ml:ConfigFile``, and its settings are hyperparameters, source ``config:<file
-name>``: each file's values as it holds them, since which file overrides which is the script's own rule (a base
-read first and layered over, or mmdetection's ``_base_`` read after the file that names it). Which loads are
-configurations
-is decided at the first training step (or the run's end): a folder from which more than ``_MAX_PER_FOLDER`` files
-were loaded holds data (a JSON annotation per sample), as does a file loaded once training runs. Data files are
-``prov4ml:DataFile`` inputs, with no values. The values are copied when loaded: a script that changes its
-config dict afterwards (``cfg["lr"] *= 2``) does not change what was loaded.
+``model.width``) is a ``prov4ml:ConfigFile``, and its settings are hyperparameters, source ``config:<file name>``
+(values naming existing files are inputs, as argparse's are): each file's values as it holds them, since which
+file overrides which is the script's own rule (a base read first and layered over, or mmdetection's ``_base_``
+read after the file that names it). Which loads are configurations is decided at the first training step (or the
+run's end): a folder from which more than ``_MAX_PER_FOLDER`` files were loaded holds data (a JSON annotation per
+sample), as does a file loaded once training runs. Data files are ``prov4ml:DataFile`` inputs, with no values. The
+values are copied when loaded: a script that changes its config dict afterwards (``cfg["lr"] *= 2``) does not
+change what was loaded.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 from prov4ml_auto import collector
 from prov4ml_auto.constants import is_plain
-from prov4ml_auto.integrations._files import Version, file_behind, file_version
+from prov4ml_auto.integrations._files import Version, file_behind, file_version, input_kind, named_files
 from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
-from prov4ml_auto.redact import redact_mapping
+from prov4ml_auto.redact import is_secret_name, redact_mapping
 
 NAME = "configs"
 TARGETS = ("json", "yaml", "tomllib")
@@ -170,6 +170,9 @@ def decide(recorder: Recorder, now: float, final: bool) -> None:
             configs += 1
             recorder.file_read(path, "prov4ml:ConfigFile", time, version, step=0)
             recorder.hyperparameters(f"{SOURCE}:{os.path.basename(path)}", redact_mapping(values), time)
+            for named, named_version in named_files(value for name, value in values.items()
+                                                    if not is_secret_name(name)):
+                recorder.file_read(named, input_kind(named), time, named_version, step=0)
         else:
             recorder.file_read(path, "prov4ml:DataFile", time, version, step=0)
     _waiting.clear()
