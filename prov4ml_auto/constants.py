@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 SOURCE = "script"
 _SCALARS = (bool, int, float, str)
-_MAX_ITEMS = 16  # a longer list (a vocabulary, a table of results) is data, not a setting
+MAX_ITEMS = 16  # a longer list (a vocabulary, a table of results) is data, not a setting
 _MAX_TEXT = 500
 _MAX_SOURCE_BYTES = 1 << 20
 _ABSENT = object()
@@ -211,7 +211,7 @@ def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
         if fields is None:
             found.update(_flat(name, value))
             continue
-        for field, item in itertools.islice(fields.items(), _MAX_ITEMS * 4):
+        for field, item in itertools.islice(fields.items(), MAX_ITEMS * 4):
             if isinstance(field, str):
                 found.update(_flat(f"{name}.{field}", _fields(item) or item))
     return {name: value for name, value in found.items()  # nanoGPT's config dict repeats its globals
@@ -221,7 +221,7 @@ def settings_of(namespace: dict[str, Any]) -> dict[str, Any]:
 def _flat(name: str, value: Any) -> dict[str, Any]:
     """A plain value as itself, a dict's plain items as ``name.key``."""
     if type(value) is dict:
-        return {f"{name}.{key}": item for key, item in itertools.islice(value.items(), _MAX_ITEMS * 4)
+        return {f"{name}.{key}": item for key, item in itertools.islice(value.items(), MAX_ITEMS * 4)
                 if isinstance(key, str) and is_plain(item)}
     return {name: value} if is_plain(value) else {}
 
@@ -260,5 +260,5 @@ def is_plain(value: Any) -> bool:
     if type(value) in _SCALARS:
         return not isinstance(value, str) or len(value) <= _MAX_TEXT
     if type(value) in (list, tuple):
-        return len(value) <= _MAX_ITEMS and all(type(item) in _SCALARS for item in value)
+        return len(value) <= MAX_ITEMS and all(type(item) in _SCALARS for item in value)
     return False

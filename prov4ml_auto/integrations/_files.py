@@ -61,9 +61,10 @@ def as_setting(value: Any) -> Any:
     """A parsed argument as a hyperparameter: an open file (argparse's ``FileType``, click's ``File``) by its
     name, read from the object itself (a click lazy file opens on any other attribute), anything else as it
     is."""
-    if isinstance(value, io.IOBase) or type(value).__name__.lstrip("_") == "LazyFile":
-        name = getattr(value, "__dict__", {}).get("name") if not isinstance(value, io.IOBase) else \
-            getattr(value, "name", None)
-        if isinstance(name, str):
-            return name
-    return value
+    if isinstance(value, io.IOBase):
+        name = getattr(value, "name", None)
+    elif type(value).__name__.lstrip("_") == "LazyFile":
+        name = vars(value).get("name")
+    else:
+        return value
+    return name if isinstance(name, str) else value

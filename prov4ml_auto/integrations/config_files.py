@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from prov4ml_auto import collector
-from prov4ml_auto.constants import is_plain
+from prov4ml_auto.constants import MAX_ITEMS, is_plain
 from prov4ml_auto.integrations._files import Version, file_behind, file_version, input_kind, named_files
 from prov4ml_auto.integrations._patching import Patches, after, guarded
 from prov4ml_auto.recorder import Recorder
@@ -35,7 +35,6 @@ SOURCE = "config"
 _patches = Patches()
 _emit: Any = None
 _MAX_SETTINGS = 256  # more values than this is data, not a configuration
-_MAX_ITEMS = 16  # a longer list too (a short list of mappings, a pipeline's steps, is left out)
 _MAX_PER_FOLDER = 8
 _MAX_CONFIG_FILES = 16
 _MAX_WAITING = 64
@@ -130,7 +129,7 @@ def settings(value: Any) -> dict[str, Any] | None:
                     pending.append((f"{name}.", item))
             elif is_plain(item):
                 found[name] = list(item) if isinstance(item, list) else item
-            elif isinstance(item, (list, tuple)) and len(item) > _MAX_ITEMS:
+            elif isinstance(item, (list, tuple)) and len(item) > MAX_ITEMS:  # a short list of mappings is left out
                 return None
             if seen > _MAX_SETTINGS:
                 return None

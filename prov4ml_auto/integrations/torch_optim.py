@@ -126,6 +126,10 @@ def _snapshot(value: Any) -> Any:
     return value.item() if value.is_cpu else value.detach().clone()
 
 
+def _snapshot_if_tensor(value: Any) -> Any:
+    return _snapshot(value) if _is_one_value_tensor(value) else value
+
+
 def _optimizer_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     params = args[0] if args else kwargs.get("params")
     owners = _modules_behind(params)
@@ -237,10 +241,6 @@ def _scheduler_step(original: Any) -> Any:
         return result
 
     return step
-
-
-def _snapshot_if_tensor(value: Any) -> Any:
-    return _snapshot(value) if _is_one_value_tensor(value) else value
 
 
 # --- collector ---------------------------------------------------------------------------------------
@@ -445,7 +445,8 @@ def _leads(recorder: Recorder, state: _OptimizerState) -> bool:
 def _learning_rates_seen(recorder: Recorder, state: _OptimizerState, time: float, lrs: tuple) -> None:
     """The rates a step used differ from the previous step's (most steps change nothing). A tensor learning
     rate is the same object at every step, changed in place: its value when the collector comes to the event
-    may be a later step's, so its changes come from scheduler steps only (``_on_scheduled``)."""
+    may be a later step's, so its changes come from the values read at the step (``_on_rates_used``) and at
+    scheduler steps (``_on_scheduled``)."""
     state.last_lrs = lrs if all(isinstance(lr, float) for lr in lrs) else ()
     for number, lr in enumerate(lrs):
         if isinstance(lr, (int, float)):
